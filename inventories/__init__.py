@@ -1,0 +1,1 @@
+"""The one Django app: projects, imagery, landslide inventories, models and jobs."""

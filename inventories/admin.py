@@ -1,0 +1,98 @@
+from django.contrib import admin
+from django.contrib.gis.admin import GISModelAdmin
+
+from inventories.models import (
+    AccuracyReport,
+    Inventory,
+    Job,
+    Landslide,
+    LandslideChange,
+    MappedExtent,
+    Membership,
+    ModelVersion,
+    Project,
+    Scene,
+)
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 1
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Project)
+class ProjectAdmin(GISModelAdmin):
+    list_display = ["name", "trigger", "event_date", "created_at"]
+    search_fields = ["name"]
+    inlines = [MembershipInline]
+
+
+@admin.register(Scene)
+class SceneAdmin(GISModelAdmin):
+    list_display = ["name", "project", "kind", "phase", "width", "height", "band_count", "epsg"]
+    list_filter = ["kind", "phase", "project"]
+    search_fields = ["name"]
+    # The file path is written by the server only; it is never editable.
+    readonly_fields = [
+        "file",
+        "size_bytes",
+        "width",
+        "height",
+        "band_count",
+        "dtype",
+        "crs_wkt",
+        "epsg",
+        "resolution_x",
+        "resolution_y",
+        "band_stats",
+        "source",
+    ]
+
+
+@admin.register(Inventory)
+class InventoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "project", "kind", "status", "created_at"]
+    list_filter = ["kind", "status", "project"]
+    search_fields = ["name"]
+
+
+@admin.register(Landslide)
+class LandslideAdmin(GISModelAdmin):
+    list_display = ["id", "inventory", "landslide_type", "area_m2", "review_state", "version"]
+    list_filter = ["landslide_type", "review_state", "repaired", "inventory__project"]
+    readonly_fields = ["version", "area_m2", "created_by", "updated_by"]
+
+
+@admin.register(LandslideChange)
+class LandslideChangeAdmin(admin.ModelAdmin):
+    list_display = ["landslide_pk", "version", "action", "user", "at"]
+    list_filter = ["action"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(MappedExtent)
+class MappedExtentAdmin(GISModelAdmin):
+    list_display = ["id", "inventory", "split", "name", "version"]
+    list_filter = ["split"]
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = ["name", "project", "architecture", "encoder", "status", "promoted", "created_at"]
+    list_filter = ["status", "architecture", "project"]
+    readonly_fields = ["checkpoint_sha256", "directory"]
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = ["id", "project", "kind", "state", "progress", "attempts", "created_at"]
+    list_filter = ["kind", "state"]
+    readonly_fields = ["celery_id", "worker", "log", "error"]
+
+
+@admin.register(AccuracyReport)
+class AccuracyReportAdmin(admin.ModelAdmin):
+    list_display = ["name", "project", "predicted", "reference", "created_at"]

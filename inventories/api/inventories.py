@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from django.db.models import Count
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from inventories.api.base import ProjectScopedViewSet
+from inventories.api.serializers import (
+    InventorySerializer,
+    InventoryUploadSerializer,
+    JobSerializer,
+)
+from inventories.errors import InvalidInput
+from inventories.models import Inventory
+from inventories.permissions import Action
+from inventories.selectors.projects import project_get
+from inventories.services.inventories import inventory_export
+from inventories.services.uploads import inventory_upload_start
+
+EXPORT_FORMATS = {
+    "geojson": (".geojson", "application/geo+json"),
+    "gpkg": (".gpkg", "application/geopackage+sqlite3"),
+    "shp": (".zip", "application/zip"),
+}
+
+
+class InventoryViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    ProjectScopedViewSet,
+):
+    queryset = Inventory.objects.select_related("project").annotate(
+        landslide_count=Count("landslides")
+    )
+    serializer_class = InventorySerializer
+
+    def perform_create(self, serializer):
+        project = serializer.validated_data["project"]
+        project_get(user=self.request.user, pk=project.pk, action=Action.EDIT)
+        if Inventory.objects.filter(project=project, name=serializer.validated_data["name"]).exists():
+            raise InvalidInput(f"{project.name} already has an inventory with that name.")
+        serializer.save(created_by=self.request.user)
+
+    def perform_update(self, serializer):
+        self.require(serializer.instance, Action.EDIT)
+        if "project" in serializer.validated_data:
+            if serializer.validated_data["project"] != serializer.instance.project:
+                raise InvalidInput("An inventory cannot move to another project.")
+        serializer.save()
+
+    def perform_destroy(self, instance):
+        self.require(instance, Action.MANAGE)
+        instance.delete()
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("format", str, enum=list(EXPORT_FORMATS), default="geojson"),
+            OpenApiParameter("crs", str, required=False, description="e.g. EPSG:32647"),
+        ],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+    )
+    @action(detail=True, methods=["get"], url_path="export")
+    def export(self, request, pk=None):
+        inventory = self.get_object()
+        fmt = request.query_params.get("format", "geojson")
+        if fmt not in EXPORT_FORMATS:
+            raise InvalidInput(f"Unknown format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}.")
+        suffix, content_type = EXPORT_FORMATS[fmt]
+        tmp = tempfile.TemporaryDirectory()
+        path = Path(tmp.name) / f"inventory-{inventory.pk}{suffix}"
+        inventory_export(inventory=inventory, path=path, crs=request.query_params.get("crs"))
+        response = FileResponse(
+            path.open("rb"), as_attachment=True, filename=path.name, content_type=content_type
+        )
+        response._resource_closers.append(tmp.cleanup)
+        return response
+
+
+class InventoryUploadView(APIView):
+    """Import a GeoJSON, GeoPackage, zipped Shapefile or KML as a new inventory (a job)."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request=InventoryUploadSerializer, responses={202: JobSerializer})
+    def post(self, request, project_pk: int):
+        project = project_get(user=request.user, pk=project_pk, action=Action.EDIT)
+        serializer = InventoryUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        job = inventory_upload_start(
+            project=project,
+            uploaded=data["file"],
+            user=request.user,
+            name=data["name"],
+            kind=data["kind"],
+            layer=data.get("layer", ""),
+        )
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from inventories.api.base import ProjectScopedViewSet
+from inventories.api.serializers import JobSerializer
+from inventories.models import Job
+from inventories.permissions import Action
+from inventories.services.jobs import job_cancel
+
+
+class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectScopedViewSet):
+    """Background jobs of the caller's projects: state, progress, log; ?project=ID filters."""
+
+    queryset = Job.objects.select_related("project", "created_by")
+    serializer_class = JobSerializer
+
+    @extend_schema(request=None, responses={200: JobSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        job = self.get_object()
+        if job.created_by_id != request.user.pk:
+            self.require(job, Action.MANAGE)
+        return Response(JobSerializer(job_cancel(job=job, user=request.user)).data)

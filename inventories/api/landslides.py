@@ -1,0 +1,200 @@
+"""Landslides and mapped extents of an inventory, as GeoJSON, with versioned writes."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework_gis.pagination import GeoJsonPagination
+
+from inventories.api.base import ProjectScopedViewSet
+from inventories.api.serializers import (
+    LandslideChangeSerializer,
+    LandslideSerializer,
+    LandslideWriteSerializer,
+    MappedExtentSerializer,
+    MappedExtentWriteSerializer,
+)
+from inventories.errors import InvalidInput
+from inventories.models import Inventory, Landslide, MappedExtent
+from inventories.permissions import Action
+from inventories.selectors.landslides import (
+    extents_in_bbox,
+    landslide_history,
+    landslides_in_bbox,
+    parse_bbox,
+)
+from inventories.selectors.projects import projects_for_user, require
+from inventories.services.geometry import geometry_from_geojson
+from inventories.services import landslides as services
+
+
+class Pagination(GeoJsonPagination):
+    page_size = 500
+    page_size_query_param = "page_size"
+    max_page_size = 5000
+
+
+BBOX = OpenApiParameter("bbox", str, description="minlon,minlat,maxlon,maxlat (EPSG:4326)")
+
+
+def _inventory(request, pk) -> Inventory:
+    from inventories.errors import NotFound
+
+    inventory = (
+        Inventory.objects.filter(project__in=projects_for_user(request.user), pk=pk)
+        .select_related("project")
+        .first()
+    )
+    if inventory is None:
+        raise NotFound("No such inventory.")
+    return inventory
+
+
+def _version(data) -> int:
+    version = data.get("version")
+    if version is None:
+        raise InvalidInput("Send the version you edited ('version'); it guards against overwriting.")
+    return version
+
+
+class LandslideViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectScopedViewSet
+):
+    """`/api/inventories/{inventory_pk}/landslides/` lists and creates;
+    `/api/landslides/{pk}/` reads, updates (with `version`) and deletes (`?version=`)."""
+
+    queryset = Landslide.objects.select_related("inventory__project")
+    serializer_class = LandslideSerializer
+    pagination_class = Pagination
+    project_lookup = "inventory__project"
+
+    def get_queryset(self):
+        if "inventory_pk" in self.kwargs:
+            inventory = _inventory(self.request, self.kwargs["inventory_pk"])
+            bbox = parse_bbox(self.request.query_params.get("bbox"))
+            return landslides_in_bbox(inventory=inventory, bbox=bbox)
+        return super().get_queryset()
+
+    @extend_schema(parameters=[BBOX])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=LandslideWriteSerializer, responses={201: LandslideSerializer})
+    def create(self, request, inventory_pk=None):
+        inventory = _inventory(request, inventory_pk)
+        require(request.user, inventory.project, Action.EDIT)
+        data = self._validated(request)
+        if "geometry" not in data:
+            raise InvalidInput("A landslide needs a geometry (GeoJSON Polygon).")
+        geometry = geometry_from_geojson(data.pop("geometry"))
+        landslide = services.landslide_create(
+            inventory=inventory, geometry=geometry, data=data, user=request.user
+        )
+        return Response(LandslideSerializer(landslide).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=LandslideWriteSerializer, responses={200: LandslideSerializer})
+    def partial_update(self, request, pk=None):
+        landslide = self.get_object()
+        self.require(landslide, Action.EDIT)
+        data = self._validated(request)
+        version = _version(data)
+        data.pop("version")
+        geometry = data.pop("geometry", None)
+        landslide = services.landslide_update(
+            landslide=landslide,
+            version=version,
+            user=request.user,
+            geometry=geometry_from_geojson(geometry) if geometry is not None else None,
+            data=data,
+        )
+        return Response(LandslideSerializer(landslide).data)
+
+    @extend_schema(parameters=[OpenApiParameter("version", int, required=True)])
+    def destroy(self, request, pk=None):
+        landslide = self.get_object()
+        self.require(landslide, Action.EDIT)
+        version = request.query_params.get("version") or request.data.get("version")
+        if not str(version or "").isdigit():
+            raise InvalidInput("Send the version you are deleting (?version=N).")
+        services.landslide_delete(landslide=landslide, version=int(version), user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(responses={200: LandslideChangeSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def history(self, request, pk=None):
+        landslide = self.get_object()
+        changes = landslide_history(landslide_pk=landslide.pk).select_related("user")
+        return Response(LandslideChangeSerializer(changes, many=True).data)
+
+    def _validated(self, request) -> dict:
+        serializer = LandslideWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+
+class MappedExtentViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectScopedViewSet
+):
+    queryset = MappedExtent.objects.select_related("inventory__project")
+    serializer_class = MappedExtentSerializer
+    pagination_class = Pagination
+    project_lookup = "inventory__project"
+
+    def get_queryset(self):
+        if "inventory_pk" in self.kwargs:
+            inventory = _inventory(self.request, self.kwargs["inventory_pk"])
+            bbox = parse_bbox(self.request.query_params.get("bbox"))
+            return extents_in_bbox(inventory=inventory, bbox=bbox)
+        return super().get_queryset()
+
+    @extend_schema(parameters=[BBOX])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=MappedExtentWriteSerializer, responses={201: MappedExtentSerializer})
+    def create(self, request, inventory_pk=None):
+        inventory = _inventory(request, inventory_pk)
+        require(request.user, inventory.project, Action.EDIT)
+        data = self._validated(request)
+        if "geometry" not in data:
+            raise InvalidInput("A mapped extent needs a geometry (GeoJSON Polygon).")
+        extent = services.extent_create(
+            inventory=inventory,
+            geometry=geometry_from_geojson(data["geometry"]),
+            split=data.get("split", MappedExtent.Split.TRAIN),
+            name=data.get("name", ""),
+            user=request.user,
+        )
+        return Response(MappedExtentSerializer(extent).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=MappedExtentWriteSerializer, responses={200: MappedExtentSerializer})
+    def partial_update(self, request, pk=None):
+        extent = self.get_object()
+        self.require(extent, Action.EDIT)
+        data = self._validated(request)
+        geometry = data.get("geometry")
+        extent = services.extent_update(
+            extent=extent,
+            version=_version(data),
+            geometry=geometry_from_geojson(geometry) if geometry is not None else None,
+            split=data.get("split"),
+            name=data.get("name"),
+        )
+        return Response(MappedExtentSerializer(extent).data)
+
+    @extend_schema(parameters=[OpenApiParameter("version", int, required=True)])
+    def destroy(self, request, pk=None):
+        extent = self.get_object()
+        self.require(extent, Action.EDIT)
+        version = request.query_params.get("version") or request.data.get("version")
+        if not str(version or "").isdigit():
+            raise InvalidInput("Send the version you are deleting (?version=N).")
+        services.extent_delete(extent=extent, version=int(version))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _validated(self, request) -> dict:
+        serializer = MappedExtentWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)

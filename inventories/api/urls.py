@@ -1,0 +1,47 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.routers import DefaultRouter
+
+from inventories.api.imagery import SceneUploadView, SceneViewSet
+from inventories.api.inventories import InventoryUploadView, InventoryViewSet
+from inventories.api.jobs import JobViewSet
+from inventories.api.landslides import LandslideViewSet, MappedExtentViewSet
+from inventories.api.projects import MembershipViewSet, ProjectViewSet
+
+router = DefaultRouter()
+router.register("projects", ProjectViewSet, basename="project")
+router.register("scenes", SceneViewSet, basename="scene")
+router.register("inventories", InventoryViewSet, basename="inventory")
+router.register("landslides", LandslideViewSet, basename="landslide")
+router.register("extents", MappedExtentViewSet, basename="extent")
+router.register("jobs", JobViewSet, basename="job")
+
+members = MembershipViewSet.as_view({"get": "list", "post": "create"})
+member = MembershipViewSet.as_view(
+    {"get": "retrieve", "put": "update", "patch": "partial_update", "delete": "destroy"}
+)
+inventory_landslides = LandslideViewSet.as_view({"get": "list", "post": "create"})
+inventory_extents = MappedExtentViewSet.as_view({"get": "list", "post": "create"})
+
+urlpatterns = [
+    path("", include(router.urls)),
+    path("projects/<int:project_pk>/members/", members, name="member-list"),
+    path("projects/<int:project_pk>/members/<int:pk>/", member, name="member-detail"),
+    path("projects/<int:project_pk>/scenes/upload/", SceneUploadView.as_view(), name="scene-upload"),
+    path(
+        "projects/<int:project_pk>/inventories/upload/",
+        InventoryUploadView.as_view(),
+        name="inventory-upload",
+    ),
+    path(
+        "inventories/<int:inventory_pk>/landslides/",
+        inventory_landslides,
+        name="inventory-landslides",
+    ),
+    path("inventories/<int:inventory_pk>/extents/", inventory_extents, name="inventory-extents"),
+    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+]

@@ -1,0 +1,45 @@
+"""Reads of landslides and extents, bounded so a huge inventory never arrives whole."""
+
+from __future__ import annotations
+
+from django.contrib.gis.geos import Polygon
+from django.db.models import QuerySet
+
+from inventories.errors import InvalidInput
+from inventories.models import Inventory, Landslide, LandslideChange, MappedExtent
+
+
+def parse_bbox(value: str | None) -> Polygon | None:
+    """'minlon,minlat,maxlon,maxlat' -> Polygon, or a clear error."""
+    if not value:
+        return None
+    parts = value.split(",")
+    try:
+        minx, miny, maxx, maxy = (float(p) for p in parts)
+    except ValueError:
+        raise InvalidInput(
+            "bbox must be four numbers: min longitude, min latitude, max longitude, max latitude."
+        ) from None
+    if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
+        raise InvalidInput("bbox must be minlon,minlat,maxlon,maxlat within -180..180, -90..90.")
+    return Polygon.from_bbox((minx, miny, maxx, maxy))
+
+
+def landslides_in_bbox(*, inventory: Inventory, bbox: Polygon | None) -> QuerySet[Landslide]:
+    queryset = inventory.landslides.all()
+    if bbox is not None:
+        bbox.srid = 4326
+        queryset = queryset.filter(geometry__bboverlaps=bbox)
+    return queryset.order_by("pk")
+
+
+def extents_in_bbox(*, inventory: Inventory, bbox: Polygon | None) -> QuerySet[MappedExtent]:
+    queryset = inventory.mapped_extents.all()
+    if bbox is not None:
+        bbox.srid = 4326
+        queryset = queryset.filter(geometry__bboverlaps=bbox)
+    return queryset.order_by("pk")
+
+
+def landslide_history(*, landslide_pk: int) -> QuerySet[LandslideChange]:
+    return LandslideChange.objects.filter(landslide_pk=landslide_pk).order_by("version")

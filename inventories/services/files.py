@@ -1,0 +1,87 @@
+"""Where the server keeps the files it writes, and clean-up when a write fails."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+
+
+def media_path(relative: str) -> Path:
+    """Absolute path of a file the server wrote; refuses anything that leaves MEDIA_ROOT."""
+    root = Path(settings.MEDIA_ROOT).resolve()
+    path = (root / relative).resolve()
+    if root not in path.parents:
+        raise ValueError(f"{relative!r} is outside MEDIA_ROOT.")
+    return path
+
+
+def new_relative_path(folder: str, suffix: str) -> str:
+    """A fresh server-chosen name: user file names never become paths."""
+    return f"{folder}/{uuid.uuid4().hex}{suffix}"
+
+
+def new_upload_dir() -> Path:
+    path = Path(settings.MEDIA_ROOT) / "uploads" / uuid.uuid4().hex
+    path.mkdir(parents=True)
+    return path
+
+
+def remove_upload(path: Path) -> None:
+    """Remove an uploaded file and its private folder."""
+    uploads = (Path(settings.MEDIA_ROOT) / "uploads").resolve()
+    folder = Path(path).resolve().parent
+    if uploads in folder.parents:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def staged_files() -> Iterator[list[Path]]:
+    """Collect paths written during an operation; delete them all if it fails.
+
+    Makes a multi-file write (a DEM and its slope and hillshade) all or nothing.
+    """
+    written: list[Path] = []
+    try:
+        yield written
+    except BaseException:
+        for path in written:
+            Path(path).unlink(missing_ok=True)
+        raise
+
+
+def store_upload(uploaded, *, allowed_suffixes: tuple[str, ...], max_bytes: int) -> Path:
+    """Stream an uploaded file into a private folder under a server-chosen name.
+
+    Only the suffix of the user's file name is kept (and only a known one), so
+    the name can never point anywhere.
+    """
+    from inventories.errors import InvalidInput
+
+    suffix = Path(uploaded.name or "").suffix.lower()
+    if suffix not in allowed_suffixes:
+        raise InvalidInput(
+            f"{uploaded.name}: unsupported file type; use one of {', '.join(allowed_suffixes)}."
+        )
+    if uploaded.size is not None and uploaded.size > max_bytes:
+        raise InvalidInput(f"{uploaded.name} is larger than the limit of {max_bytes} bytes.")
+    folder = new_upload_dir()
+    target = folder / f"upload{suffix}"
+    written = 0
+    with target.open("wb") as fh:
+        for chunk in uploaded.chunks():
+            written += len(chunk)
+            if written > max_bytes:
+                fh.close()
+                shutil.rmtree(folder, ignore_errors=True)
+                raise InvalidInput(f"{uploaded.name} is larger than the limit of {max_bytes} bytes.")
+            fh.write(chunk)
+    return target
+
+
+def relative_to_media(path: Path) -> str:
+    return str(Path(path).resolve().relative_to(Path(settings.MEDIA_ROOT).resolve()))

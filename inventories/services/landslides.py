@@ -1,0 +1,169 @@
+"""Writing single landslides and mapped extents with optimistic concurrency.
+
+Every write names the version it read. A stale version raises Conflict with
+the current state, so two people editing one polygon see the clash instead
+of one silently overwriting the other.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.gis.geos import GEOSGeometry
+from django.db import transaction
+
+from inventories.errors import Conflict, InvalidInput
+from inventories.models import Inventory, Landslide, LandslideChange, MappedExtent
+from inventories.services.geometry import to_geos_multipolygon, to_shapely
+from mlcore import vectors
+
+EDITABLE_FIELDS = ("landslide_type", "certainty", "notes", "confidence", "review_state")
+
+
+def clean_geometry(geometry: GEOSGeometry) -> tuple[GEOSGeometry, str | None]:
+    """Validate a drawn polygon; repair it (and say why) or refuse with the reason and place."""
+    if geometry.srid not in (None, 4326):
+        geometry = geometry.transform(4326, clone=True)
+    shape = to_shapely(geometry)
+    try:
+        repaired, reason = vectors.repair_polygon(shape)
+    except vectors.GeometryRefused as exc:
+        raise InvalidInput(str(exc)) from None
+    return to_geos_multipolygon(repaired), reason
+
+
+def _snapshot(landslide: Landslide) -> dict[str, Any]:
+    data = {f: getattr(landslide, f) for f in EDITABLE_FIELDS}
+    data["area_m2"] = landslide.area_m2
+    data["repaired"] = landslide.repaired
+    return data
+
+
+def _record(landslide: Landslide, action: str, user) -> None:
+    LandslideChange.objects.create(
+        landslide=landslide if action != LandslideChange.Action.DELETE else None,
+        landslide_pk=landslide.pk,
+        inventory=landslide.inventory,
+        action=action,
+        version=landslide.version,
+        geometry=landslide.geometry,
+        data=_snapshot(landslide),
+        user=user,
+    )
+
+
+def _area(geometry: GEOSGeometry) -> float:
+    return float(vectors.geodesic_area_m2([to_shapely(geometry)])[0])
+
+
+def landslide_create(
+    *, inventory: Inventory, geometry: GEOSGeometry, data: dict[str, Any], user
+) -> Landslide:
+    geometry, repaired = clean_geometry(geometry)
+    with transaction.atomic():
+        landslide = Landslide.objects.create(
+            inventory=inventory,
+            geometry=geometry,
+            area_m2=_area(geometry),
+            repaired=repaired is not None,
+            created_by=user,
+            updated_by=user,
+            **{k: v for k, v in data.items() if k in EDITABLE_FIELDS},
+        )
+        _record(landslide, LandslideChange.Action.CREATE, user)
+    return landslide
+
+
+def landslide_update(
+    *,
+    landslide: Landslide,
+    version: int,
+    user,
+    geometry: GEOSGeometry | None = None,
+    data: dict[str, Any] | None = None,
+) -> Landslide:
+    data = data or {}
+    if geometry is not None:
+        geometry, repaired = clean_geometry(geometry)
+    with transaction.atomic():
+        current = Landslide.objects.select_for_update().get(pk=landslide.pk)
+        if current.version != version:
+            raise Conflict(
+                f"Landslide {current.pk} was changed by someone else (you edited version "
+                f"{version}, it is now at version {current.version}). Reload it and choose "
+                "which outline to keep.",
+                details=current,
+            )
+        if geometry is not None:
+            current.geometry = geometry
+            current.area_m2 = _area(geometry)
+            current.repaired = repaired is not None
+        for key, value in data.items():
+            if key in EDITABLE_FIELDS:
+                setattr(current, key, value)
+        current.version += 1
+        current.updated_by = user
+        current.save()
+        _record(current, LandslideChange.Action.UPDATE, user)
+    return current
+
+
+def landslide_delete(*, landslide: Landslide, version: int, user) -> None:
+    with transaction.atomic():
+        current = Landslide.objects.select_for_update().get(pk=landslide.pk)
+        if current.version != version:
+            raise Conflict(
+                f"Landslide {current.pk} was changed by someone else (you saw version {version}, "
+                f"it is now at version {current.version}); it was not deleted.",
+                details=current,
+            )
+        current.version += 1
+        _record(current, LandslideChange.Action.DELETE, user)
+        current.delete()
+
+
+def extent_create(*, inventory: Inventory, geometry: GEOSGeometry, split: str, name: str, user):
+    geometry, _ = clean_geometry(geometry)
+    return MappedExtent.objects.create(
+        inventory=inventory, geometry=geometry, split=split, name=name, created_by=user
+    )
+
+
+def extent_update(
+    *,
+    extent: MappedExtent,
+    version: int,
+    geometry: GEOSGeometry | None = None,
+    split: str | None = None,
+    name: str | None = None,
+) -> MappedExtent:
+    if geometry is not None:
+        geometry, _ = clean_geometry(geometry)
+    with transaction.atomic():
+        current = MappedExtent.objects.select_for_update().get(pk=extent.pk)
+        if current.version != version:
+            raise Conflict(
+                f"Mapped extent {current.pk} was changed by someone else (version {version} "
+                f"edited, now {current.version}).",
+                details=current,
+            )
+        if geometry is not None:
+            current.geometry = geometry
+        if split is not None:
+            current.split = split
+        if name is not None:
+            current.name = name
+        current.version += 1
+        current.save()
+    return current
+
+
+def extent_delete(*, extent: MappedExtent, version: int) -> None:
+    with transaction.atomic():
+        current = MappedExtent.objects.select_for_update().get(pk=extent.pk)
+        if current.version != version:
+            raise Conflict(
+                f"Mapped extent {current.pk} was changed by someone else; it was not deleted.",
+                details=current,
+            )
+        current.delete()

@@ -1,0 +1,159 @@
+"""Importing imagery: validate, convert to a COG, describe, derive terrain layers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.gis.geos import GEOSGeometry
+from django.db import transaction
+
+from inventories.errors import InvalidInput
+from inventories.models import Project, Scene
+from inventories.services.files import media_path, new_relative_path, staged_files
+from mlcore import io as rio
+from mlcore import terrain
+
+Progress = Callable[[float, str], None]
+
+
+def _no_progress(fraction: float, message: str) -> None:
+    pass
+
+
+def scene_check(path: Path, *, band_names: Sequence[str] | None = None) -> rio.RasterInfo:
+    """Refuse a raster before anything is stored: not a GeoTIFF, no CRS, too large."""
+    info = rio.inspect_geotiff(path, max_samples=settings.SCARP_MAX_RASTER_SAMPLES)
+    if band_names and len(band_names) != info.count:
+        raise InvalidInput(
+            f"{len(band_names)} band names were given ({', '.join(band_names)}) but the image "
+            f"has {info.count} bands; give one name per band."
+        )
+    return info
+
+
+def scene_import(
+    *,
+    project: Project,
+    source: Path,
+    name: str = "",
+    kind: str = Scene.Kind.OPTICAL,
+    phase: str = Scene.Phase.POST,
+    band_names: Sequence[str] | None = None,
+    acquired_on: dt.date | None = None,
+    original_filename: str = "",
+    user=None,
+    progress: Progress = _no_progress,
+) -> list[Scene]:
+    """Store `source` as a COG Scene (and, for a DEM, its slope and hillshade).
+
+    All or nothing: if any step fails, no Scene row and no file is left behind.
+    The caller keeps ownership of `source`.
+    """
+    if kind not in {Scene.Kind.OPTICAL, Scene.Kind.DEM, Scene.Kind.PROBABILITY}:
+        raise InvalidInput(f"Cannot import a scene of kind {kind!r}; use optical or dem.")
+    if kind == Scene.Kind.DEM and band_names is None:
+        band_names = ["elevation"]
+    info = scene_check(source, band_names=band_names)
+    if kind == Scene.Kind.DEM and info.count != 1:
+        raise InvalidInput(f"A DEM must have one band; {source.name} has {info.count}.")
+    name = name or Path(original_filename or source.name).stem
+    names = list(band_names or _default_band_names(info))
+
+    with staged_files() as written:
+        progress(0.1, "Converting to a Cloud-Optimised GeoTIFF")
+        main = _store_cog(source, "scenes", written, nodata=info.nodata)
+        specs = [(main, kind, name, names)]
+        if kind == Scene.Kind.DEM:
+            with tempfile.TemporaryDirectory(dir=settings.MEDIA_ROOT) as tmp:
+                progress(0.5, "Computing slope")
+                slope_tmp = Path(tmp) / "slope.tif"
+                terrain.write_slope(source, slope_tmp)
+                slope = _store_cog(slope_tmp, "scenes", written, nodata=-9999)
+                progress(0.7, "Computing hillshade")
+                shade_tmp = Path(tmp) / "hillshade.tif"
+                terrain.write_hillshade(source, shade_tmp)
+                shade = _store_cog(shade_tmp, "scenes", written, nodata=0)
+            specs.append((slope, Scene.Kind.SLOPE, f"{name} slope", ["slope"]))
+            specs.append((shade, Scene.Kind.HILLSHADE, f"{name} hillshade", ["hillshade"]))
+        progress(0.85, "Computing statistics")
+        with transaction.atomic():
+            scenes: list[Scene] = []
+            for relative, scene_kind, scene_name, scene_bands in specs:
+                scenes.append(
+                    _create_scene(
+                        project=project,
+                        relative=relative,
+                        kind=scene_kind,
+                        name=scene_name,
+                        band_names=scene_bands,
+                        phase=phase,
+                        acquired_on=acquired_on,
+                        original_filename=original_filename or source.name,
+                        source=scenes[0] if scenes else None,
+                        user=user,
+                    )
+                )
+    progress(1.0, "Imported")
+    return scenes
+
+
+def _default_band_names(info: rio.RasterInfo) -> list[str]:
+    return [desc or f"band {i}" for i, desc in enumerate(info.band_descriptions, start=1)]
+
+
+def _store_cog(source: Path, folder: str, written: list[Path], *, nodata: float | None) -> str:
+    relative = new_relative_path(folder, ".tif")
+    target = media_path(relative)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    written.append(target)
+    rio.write_cog(source, target, nodata=nodata)
+    return relative
+
+
+def _create_scene(*, relative: str, band_names: list[str], **fields) -> Scene:
+    path = media_path(relative)
+    info = rio.inspect_geotiff(path, max_samples=settings.SCARP_MAX_RASTER_SAMPLES)
+    stats = rio.band_statistics(path)
+    footprint = rio.footprint_wgs84(path)
+    return Scene.objects.create(
+        file=relative,
+        size_bytes=path.stat().st_size,
+        width=info.width,
+        height=info.height,
+        band_count=info.count,
+        band_names=band_names,
+        dtype=info.dtype,
+        crs_wkt=info.crs_wkt,
+        epsg=info.epsg,
+        resolution_x=info.resolution[0],
+        resolution_y=info.resolution[1],
+        nodata=info.nodata,
+        footprint=GEOSGeometry(footprint.wkb_hex, srid=4326),
+        band_stats=[_stats_dict(s) for s in stats],
+        created_by=fields.pop("user"),
+        **fields,
+    )
+
+
+def _stats_dict(stats: rio.BandStats) -> dict[str, float]:
+    return {
+        "p2": stats.p2,
+        "p98": stats.p98,
+        "mean": stats.mean,
+        "std": stats.std,
+        "min": stats.min,
+        "max": stats.max,
+        "valid_fraction": stats.valid_fraction,
+    }
+
+
+def scene_delete(*, scene: Scene) -> None:
+    """Delete a scene, its derived scenes and their files (files after the commit)."""
+    paths = [scene.path] + [d.path for d in scene.derived.all()]
+    with transaction.atomic():
+        scene.delete()
+        transaction.on_commit(lambda: [Path(p).unlink(missing_ok=True) for p in paths])

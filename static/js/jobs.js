@@ -1,0 +1,41 @@
+// Jobs page: refresh active rows with live progress; cancel buttons.
+import { api } from "./api.js";
+
+const table = document.querySelector("#jobs");
+const project = table.dataset.project;
+
+function render(row, job) {
+  row.className = `state-${job.state}`;
+  row.querySelector(".state").textContent = job.state;
+  row.querySelector("progress").value = job.progress;
+  row.querySelector(".percent").textContent = `${Math.round(job.progress * 100)}%`;
+  row.querySelector(".message").textContent = job.error || job.message;
+  const cancel = row.querySelector("button.cancel");
+  if (cancel && !["queued", "running"].includes(job.state)) cancel.remove();
+}
+
+async function refresh() {
+  const active = [...table.querySelectorAll("tr.state-queued, tr.state-running")];
+  if (active.length === 0) return;
+  const page = await api(`/api/jobs/?project=${project}&limit=200`);
+  const byId = new Map(page.results.map((job) => [String(job.id), job]));
+  for (const row of active) {
+    const job = byId.get(row.dataset.job);
+    if (job) render(row, job);
+  }
+}
+
+table.addEventListener("click", async (event) => {
+  const button = event.target.closest("button.cancel");
+  if (!button) return;
+  button.disabled = true;
+  try {
+    const job = await api(`/api/jobs/${button.dataset.job}/cancel/`, { method: "POST" });
+    render(button.closest("tr"), job);
+  } catch (error) {
+    button.disabled = false;
+    alert(error.message);
+  }
+});
+
+setInterval(refresh, 1500);
