@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from inventories.errors import DomainError, InvalidInput
@@ -56,7 +57,7 @@ class JobContext:
     def log(self, line: str) -> None:
         stamp = timezone.now().strftime("%H:%M:%S")
         Job.objects.filter(pk=self.job.pk).update(
-            log=F("log") + f"[{stamp}] {line}\n", heartbeat_at=timezone.now()
+            log=Concat(F("log"), Value(f"[{stamp}] {line}\n")), heartbeat_at=timezone.now()
         )
 
     def cancelled(self) -> bool:
@@ -166,7 +167,7 @@ def _finish(job: Job, state: str, *, error: str = "", log: str = "", **fields) -
         updates["error"] = error
         updates["message"] = error[:500]
     if log:
-        updates["log"] = F("log") + log
+        updates["log"] = Concat(F("log"), Value(log))
     updates.update(fields)
     Job.objects.filter(pk=job.pk).update(**updates)
 
@@ -194,7 +195,7 @@ def jobs_reap(*, worker: str | None = None, stale_seconds: int | None = None) ->
                 _finish(job, Job.State.FAILED, error="The worker running this job was lost.")
             else:
                 Job.objects.filter(pk=job.pk).update(
-                    state=Job.State.QUEUED, log=F("log") + "Worker lost; requeued.\n"
+                    state=Job.State.QUEUED, log=Concat(F("log"), Value("Worker lost; requeued.\n"))
                 )
                 transaction.on_commit(lambda job=job: _enqueue(job))
         count += 1
