@@ -81,7 +81,15 @@ class MappedExtentAdmin(GISModelAdmin):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["name", "project", "architecture", "encoder", "status", "promoted", "created_at"]
+    list_display = [
+        "name",
+        "project",
+        "architecture",
+        "encoder",
+        "status",
+        "promoted",
+        "created_at",
+    ]
     list_filter = ["status", "architecture", "project"]
     readonly_fields = ["checkpoint_sha256", "directory"]
 

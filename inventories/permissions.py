@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from inventories.models import Membership, Project, Role
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     VIEW = "view"
     EDIT = "edit"  # draw and change landslides and mapped extents, import inventories
     REVIEW = "review"  # accept, reject and fix predicted polygons

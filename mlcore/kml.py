@@ -43,21 +43,22 @@ def read_kml(path: Path, *, max_bytes: int, max_features: int) -> RawLayer:
     rows: list[dict[str, str | None]] = []
     ids: list[str | None] = []
     try:
-        events = defusedxml.ElementTree.iterparse(
-            str(path), events=("end",), forbid_dtd=True, forbid_entities=True
-        )
-        for _, element in events:
-            if _local(element.tag) != "Placemark":
-                continue
-            check_feature_count(path, len(rows) + 1, max_features)
-            rows.append(_attributes(element))
-            ids.append(element.get("id") or rows[-1].get("name"))
-            try:
-                geometries.append(_placemark_geometry(element))
-            except _GeometryProblem as exc:
-                geometries.append(None)
-                errors[len(rows) - 1] = str(exc)
-            element.clear()
+        with path.open("rb") as source:
+            events = defusedxml.ElementTree.iterparse(
+                source, events=("end",), forbid_dtd=True, forbid_entities=True
+            )
+            for _, element in events:
+                if _local(element.tag) != "Placemark":
+                    continue
+                check_feature_count(path, len(rows) + 1, max_features)
+                rows.append(_attributes(element))
+                ids.append(element.get("id") or rows[-1].get("name"))
+                try:
+                    geometries.append(_placemark_geometry(element))
+                except _GeometryProblem as exc:
+                    geometries.append(None)
+                    errors[len(rows) - 1] = str(exc)
+                element.clear()  # keep memory flat on large files
     except defusedxml.DefusedXmlException:
         raise VectorFileError(
             f"{path.name} declares a DOCTYPE, entities or external references, which Scarp "

@@ -1,8 +1,9 @@
-"""The vector file formats Scarp reads and writes, below the geometry rules.
+"""Reading GeoJSON and GeoPackage layers, and what every vector reader shares.
 
-Each reader turns one file into a `RawLayer`: geometries as the file holds
-them, JSON-friendly attribute columns and the declared CRS; `mlcore.vectors`
-then applies the geometry and CRS rules to every format alike.
+Each reader (this one, `mlcore.shapefile_zip`, `mlcore.kml`) turns one file
+into a `RawLayer`: geometries as the file holds them, JSON-friendly attribute
+columns and the declared CRS; `mlcore.vectors` then applies the geometry and
+CRS rules to every format alike. Writing is in `mlcore.vector_export`.
 
 GDAL only ever opens a plain local file through a driver we name: GeoJSON and
 GeoPackage by their connection prefix (after checking the file's first bytes),
@@ -13,19 +14,10 @@ sizes are the uploader's to choose.
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import shutil
-import tempfile
-import zipfile
-import zlib
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-import geopandas
 import numpy as np
 import pandas as pd
 import pyogrio
@@ -36,7 +28,12 @@ import shapely
 from mlcore.errors import MlcoreError
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".geojson", ".json", ".gpkg", ".zip", ".kml")
-WRITABLE_SUFFIXES: tuple[str, ...] = (".geojson", ".json", ".gpkg", ".zip")
+FORMAT_NAMES = {
+    "GeoJSON": "GeoJSON",
+    "GPKG": "GeoPackage",
+    "ESRI Shapefile": "zipped Shapefile",
+    "KML": "KML",
+}
 FORMAT_BY_SUFFIX = {
     ".geojson": "GeoJSON",
     ".json": "GeoJSON",
@@ -44,9 +41,7 @@ FORMAT_BY_SUFFIX = {
     ".zip": "ESRI Shapefile",
     ".kml": "KML",
 }
-MAX_ZIP_MEMBERS = 1000
 SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
-_REQUIRED_PARTS = (".shp", ".shx", ".dbf")
 _LISTED_PROBLEMS = 20
 _GDAL_ERRORS = (
     pyogrio.errors.DataSourceError,
@@ -67,14 +62,16 @@ class FeatureProblem:
     reason: str
     location: tuple[float, float] | None = None
 
+    @property
+    def detail(self) -> str:
+        """The reason and, where known, the place: "Self-intersection at 98.69, 31.14"."""
+        if self.location is None:
+            return self.reason
+        return f"{self.reason} at " + ", ".join(_short_float(v) for v in self.location)
+
     def __str__(self) -> str:
-        text = f"feature {self.number}"
-        if self.feature_id is not None:
-            text += f" (id {self.feature_id!r})"
-        text += f": {self.reason}"
-        if self.location is not None:
-            text += " at " + ", ".join(_short_float(v) for v in self.location)
-        return text
+        named = f" (id {self.feature_id!r})" if self.feature_id is not None else ""
+        return f"feature {self.number}{named}: {self.detail}"
 
 
 class VectorFileError(MlcoreError):
@@ -118,8 +115,9 @@ def detect_format(path: Path) -> str:
     suffix = path.suffix.lower()
     driver = FORMAT_BY_SUFFIX.get(suffix)
     if driver is None:
+        what = f"{suffix} files" if suffix else "files without a suffix"
         raise VectorFileError(
-            f"{path.name}: Scarp cannot read {suffix or 'files without a suffix'!s} files; "
+            f"{path.name}: Scarp cannot read {what}; "
             f"upload one of {', '.join(SUPPORTED_SUFFIXES)} "
             "(a Shapefile goes zipped: its .shp, .shx, .dbf and .prj in one .zip)."
         )
@@ -137,9 +135,10 @@ def detect_format(path: Path) -> str:
     }
     looks_right, why_not = expected[driver]
     if not looks_right:
+        name = FORMAT_NAMES[driver]
         raise VectorFileError(
-            f"{path.name} is named {suffix} but is not a {driver} file ({why_not}); "
-            f"export it again as {driver}."
+            f"{path.name} is named {suffix} but is not a {name} ({why_not}); "
+            f"export it again as {name}."
         )
     return driver
 
@@ -156,23 +155,17 @@ def check_size(path: Path, max_bytes: int) -> None:
 def read_ogr(
     path: Path, driver: str, *, layer: str | None, max_bytes: int, max_features: int
 ) -> RawLayer:
-    """Read a GeoJSON, GeoPackage or zipped Shapefile layer through GDAL."""
+    """Read a GeoJSON or GeoPackage layer through GDAL, forcing the driver by prefix."""
     check_size(path, max_bytes)
-    if driver == "ESRI Shapefile":
-        with extracted_shapefile(path, max_bytes) as (shp, stem):
-            if layer not in (None, stem):
-                raise VectorFileError(
-                    f"{path.name} holds one Shapefile layer, {stem!r}, not {layer!r}."
-                )
-            return _read_gdal(path, str(shp), driver, None, stem, max_features)
     if ":" in str(path.resolve()):
         raise VectorFileError(f"{path.name}: its path contains ':'; store it under another name.")
     gdal_path = f"{driver}:{path.resolve()}"
     chosen = _choose_layer(path, gdal_path, layer)
-    return _read_gdal(path, gdal_path, driver, chosen, chosen, max_features)
+    return read_gdal(path, gdal_path, driver, chosen, chosen, max_features)
 
 
 def _choose_layer(path: Path, gdal_path: str, wanted: str | None) -> str:
+    """The layer asked for, the only spatial layer, or the only polygon layer."""
     try:
         layers = [(str(name), kind) for name, kind in pyogrio.list_layers(gdal_path)]
     except _GDAL_ERRORS as exc:
@@ -181,23 +174,22 @@ def _choose_layer(path: Path, gdal_path: str, wanted: str | None) -> str:
     if wanted is not None:
         if wanted not in names:
             raise VectorFileError(
-                f"{path.name} has no layer {wanted!r}; its layers are {_quoted(names)}."
+                f"{path.name} has no layer {wanted!r}; its layers are {quoted(names)}."
             )
         return wanted
+    spatial = [name for name, kind in layers if kind is not None]
     polygonal = [name for name, kind in layers if _is_polygonal(kind)]
-    generic = [
-        name for name, kind in layers if kind in ("Unknown", "Geometry", "GeometryCollection")
-    ]
-    candidates = polygonal or generic
+    generic = [name for name, kind in layers if kind in ("Unknown", "Geometry")]
+    candidates = spatial if len(spatial) == 1 else polygonal or generic
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
         raise VectorFileError(
-            f"{path.name} has no polygon layer (its layers: {_quoted(names) or 'none'}); "
+            f"{path.name} has no polygon layer (its layers: {quoted(names) or 'none'}); "
             "export the landslide polygons to it."
         )
     raise VectorFileError(
-        f"{path.name} has several polygon layers ({_quoted(candidates)}); choose the one "
+        f"{path.name} has several polygon layers ({quoted(candidates)}); choose the one "
         "that holds the landslides."
     )
 
@@ -206,7 +198,7 @@ def _is_polygonal(kind: str | None) -> bool:
     return kind is not None and ("Polygon" in kind or "Surface" in kind)
 
 
-def _read_gdal(
+def read_gdal(
     path: Path,
     gdal_path: str,
     driver: str,
@@ -214,10 +206,12 @@ def _read_gdal(
     label: str | None,
     max_features: int,
 ) -> RawLayer:
+    """Read `layer` of `gdal_path`; `path` and `label` are what messages and results show."""
     try:
         info = pyogrio.read_info(gdal_path, layer=layer)
         if info["driver"] != driver:
-            raise VectorFileError(f"{path.name} is not a {driver} file; export it again.")
+            name = FORMAT_NAMES[driver]
+            raise VectorFileError(f"{path.name} is not a {name}; export it again as {name}.")
         check_feature_count(path, info["features"], max_features)
         meta, fids, wkb, field_data = pyogrio.raw.read(
             gdal_path,
@@ -228,7 +222,8 @@ def _read_gdal(
             max_features=max_features + 1,
         )
     except _GDAL_ERRORS as exc:
-        raise VectorFileError(f"{path.name} cannot be read as {driver}: {exc}") from None
+        name = FORMAT_NAMES[driver]
+        raise VectorFileError(f"{path.name} cannot be read as {name}: {exc}") from None
     check_feature_count(path, len(wkb), max_features)
     geometries, errors = _geometries_from_wkb(wkb)
     columns = {
@@ -326,175 +321,7 @@ def _feature_ids(columns: dict[str, np.ndarray], fids: np.ndarray, driver: str) 
     return [None] * len(fids)
 
 
-@contextmanager
-def extracted_shapefile(path: Path, max_bytes: int) -> Iterator[tuple[Path, str]]:
-    """Copy the one Shapefile out of a zip into a fresh folder; yield its .shp and stem.
-
-    Every member is checked before anything is written, and the copy stops at
-    the sizes the zip declared, so a zip bomb or a hostile name never reaches
-    the disk. The folder is removed however the caller leaves.
-    """
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise VectorFileError(f"{path.name} is not a readable zip file ({exc}).") from None
-    with archive, tempfile.TemporaryDirectory(prefix="scarp-shp-") as folder:
-        members = _checked_members(archive, path.name, max_bytes)
-        shp = _the_one_shapefile(members, path.name)
-        parts = _shapefile_parts(members, shp, path.name)
-        for suffix, info in parts.items():
-            _copy_bounded(archive, info, Path(folder) / f"layer{suffix}", path.name)
-        yield Path(folder) / "layer.shp", PurePosixPath(shp.filename).stem
-
-
-def _checked_members(archive: zipfile.ZipFile, name: str, max_bytes: int) -> list[zipfile.ZipInfo]:
-    infos = archive.infolist()
-    if len(infos) > MAX_ZIP_MEMBERS:
-        raise VectorFileError(
-            f"{name} holds {len(infos):,} files, more than {MAX_ZIP_MEMBERS}; "
-            "zip only the Shapefile's .shp, .shx, .dbf, .prj and .cpg."
-        )
-    for info in infos:
-        parts = re.split(r"[\\/]", info.filename)
-        if info.filename.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", info.filename):
-            raise VectorFileError(f"{name} holds {info.filename!r}, an absolute path; refused.")
-        if ".." in parts:
-            raise VectorFileError(f"{name} holds {info.filename!r}, which points outside; refused.")
-        if (info.external_attr >> 16) & 0o170000 == 0o120000:
-            raise VectorFileError(f"{name} holds {info.filename!r}, a symbolic link; refused.")
-        if info.flag_bits & 0x1:
-            raise VectorFileError(f"{name} is password-protected; zip it again without one.")
-    total = sum(info.file_size for info in infos)
-    if total > max_bytes:
-        raise VectorFileError(
-            f"{name} would unpack to {total:,} bytes, more than the {max_bytes:,} allowed; "
-            "split the inventory into smaller files."
-        )
-    return [i for i in infos if not i.is_dir() and not i.filename.startswith("__MACOSX/")]
-
-
-def _the_one_shapefile(members: list[zipfile.ZipInfo], name: str) -> zipfile.ZipInfo:
-    shps = [info for info in members if info.filename.lower().endswith(".shp")]
-    if len(shps) == 1:
-        return shps[0]
-    if not shps:
-        found = _quoted([info.filename for info in members][:10]) or "nothing"
-        raise VectorFileError(
-            f"{name} holds no .shp file (found {found}); zip a Shapefile's .shp, .shx, .dbf "
-            "and .prj together."
-        )
-    raise VectorFileError(
-        f"{name} holds {len(shps)} Shapefiles ({_quoted([i.filename for i in shps])}); "
-        "upload one Shapefile per zip."
-    )
-
-
-def _shapefile_parts(
-    members: list[zipfile.ZipInfo], shp: zipfile.ZipInfo, name: str
-) -> dict[str, zipfile.ZipInfo]:
-    stem = shp.filename[:-4]
-    parts: dict[str, zipfile.ZipInfo] = {}
-    for info in members:
-        head, suffix = info.filename[:-4], info.filename[-4:].lower()
-        if head == stem and suffix in SHAPEFILE_PARTS:
-            parts[suffix] = info
-    missing = [suffix for suffix in _REQUIRED_PARTS if suffix not in parts]
-    if missing:
-        raise VectorFileError(
-            f"{name}: the Shapefile {shp.filename!r} has no {' or '.join(missing)} beside it; "
-            "zip all of its files together."
-        )
-    return parts
-
-
-def _copy_bounded(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, name: str) -> None:
-    written = 0
-    try:
-        with archive.open(info) as source, target.open("xb") as sink:
-            while chunk := source.read(1 << 20):
-                written += len(chunk)
-                if written > info.file_size:
-                    raise VectorFileError(
-                        f"{name}: {info.filename!r} unpacks to more than the size it declares; "
-                        "refused as a possible zip bomb."
-                    )
-                sink.write(chunk)
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
-        raise VectorFileError(f"{name}: {info.filename!r} is damaged ({exc}).") from None
-
-
-def write_layer(frame: geopandas.GeoDataFrame, path: Path, driver: str) -> None:
-    """Write `frame` as one layer at `path`, whole or not at all.
-
-    The file is built in a temporary folder beside `path` and moved over it
-    with os.replace, so a reader never sees half a file.
-    """
-    frame = _writable_columns(frame, shapefile=driver == "ESRI Shapefile")
-    folder = Path(tempfile.mkdtemp(prefix=".scarp-write-", dir=path.parent))
-    try:
-        stem = re.sub(r"[^A-Za-z0-9_-]", "_", path.stem) or "landslides"
-        if driver == "ESRI Shapefile":
-            pyogrio.write_dataframe(frame, folder / f"{stem}.shp", encoding="UTF-8")
-            built = folder / "out.zip"
-            with zipfile.ZipFile(built, "w", zipfile.ZIP_DEFLATED) as archive:
-                for suffix in SHAPEFILE_PARTS:
-                    part = folder / f"{stem}{suffix}"
-                    if part.exists():
-                        archive.write(part, arcname=part.name)
-        else:
-            built = folder / f"{stem}{path.suffix.lower()}"
-            options = {"RFC7946": "YES", "COORDINATE_PRECISION": 15} if driver == "GeoJSON" else {}
-            pyogrio.write_dataframe(
-                frame, built, driver=driver, layer=stem, layer_options=options or None
-            )
-        os.replace(built, path)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _writable_columns(frame: geopandas.GeoDataFrame, *, shapefile: bool) -> geopandas.GeoDataFrame:
-    """Give object columns a type GDAL keeps, and Shapefile names their 10-byte form."""
-    frame = frame.copy()
-    for name in frame.columns:
-        if name != frame.geometry.name and frame[name].dtype == object:
-            frame[name] = _typed(frame[name])
-    if shapefile:
-        renamed = {name: _dbf_name(name) for name in frame.columns if name != frame.geometry.name}
-        seen: dict[str, str] = {}
-        for name, short in renamed.items():
-            if short.lower() in seen:
-                raise VectorFileError(
-                    f"Columns {seen[short.lower()]!r} and {name!r} would both be named {short!r} "
-                    "in a Shapefile (names are cut to 10 bytes); rename one, or export as "
-                    "GeoPackage."
-                )
-            seen[short.lower()] = name
-        frame = frame.rename(columns=renamed)
-    return frame
-
-
-def _dbf_name(name: str) -> str:
-    encoded = name.encode("utf-8")[:10]
-    return encoded.decode("utf-8", errors="ignore")
-
-
-def _typed(column: pd.Series) -> pd.Series:
-    present = column.dropna()
-    kinds = {type(v) for v in present}
-    if kinds <= {bool, np.bool_}:
-        return column.astype("boolean")
-    if kinds <= {int, np.int64}:
-        return column.astype("Int64")
-    if kinds <= {int, float, np.int64, np.float64}:
-        return column.astype("Float64")
-    if kinds <= {str}:
-        return column
-    return column.map(
-        lambda v: None if v is None else v if isinstance(v, str) else json.dumps(v, default=str)
-    )
-
-
-def _quoted(names: Sequence[str]) -> str:
+def quoted(names: Sequence[str]) -> str:
     return ", ".join(repr(n) for n in names)
 
 

@@ -9,7 +9,6 @@ declares, or the file is refused.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,38 +16,49 @@ import numpy as np
 import pandas as pd
 import shapely
 from geopandas import GeoDataFrame, GeoSeries
-from pyproj import CRS, Geod, Transformer
+from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
+from mlcore.areas import geodesic_area_m2, outline_area
+from mlcore.errors import MlcoreError
 from mlcore.kml import read_kml
+from mlcore.shapefile_zip import read_zipped_shapefile
+from mlcore.vector_export import WRITABLE_SUFFIXES, write_layer
 from mlcore.vector_formats import (
     FORMAT_BY_SUFFIX,
     SUPPORTED_SUFFIXES,
-    WRITABLE_SUFFIXES,
     FeatureProblem,
     RawLayer,
     VectorFileError,
     detect_format,
+    object_array,
     read_ogr,
-    write_layer,
 )
 
 __all__ = [
     "SUPPORTED_SUFFIXES",
     "WRITABLE_SUFFIXES",
     "FeatureProblem",
+    "GeometryRefused",
     "PolygonFile",
     "VectorFileError",
     "geodesic_area_m2",
     "read_polygons",
+    "repair_polygon",
     "write_polygons",
 ]
 
-DERIVED_COLUMNS = ("area_m2", "repaired")
 MAX_AREA_CHANGE = 0.01
 _WGS84 = CRS.from_epsg(4326)
-_GEOD = Geod(ellps="WGS84")
 _POLYGON, _MULTIPOLYGON, _COLLECTION = 3, 6, 7
+
+
+class GeometryRefused(MlcoreError):
+    """A single drawn polygon that cannot be stored; `problem` says why and where."""
+
+    def __init__(self, problem: FeatureProblem) -> None:
+        self.problem = problem
+        super().__init__(f"The shape cannot be stored: {problem.detail}. Redraw it.")
 
 
 @dataclass
@@ -57,7 +67,8 @@ class PolygonFile:
 
     `frame` holds the file's attribute columns (a name clashing with
     "area_m2", "repaired" or "geometry" gets the prefix "src_"), the geodesic
-    "area_m2", a bool "repaired", and MultiPolygon geometries in the target CRS.
+    "area_m2", a bool "repaired", and MultiPolygon geometries in the target CRS
+    with counter-clockwise shells and clockwise holes.
     """
 
     frame: GeoDataFrame
@@ -88,27 +99,24 @@ def read_polygons(
         if layer is not None:
             raise VectorFileError(f"{path.name}: a KML file is read as one layer; give no layer.")
         raw = read_kml(path, max_bytes=max_bytes, max_features=max_features)
+    elif driver == "ESRI Shapefile":
+        raw = read_zipped_shapefile(
+            path, layer=layer, max_bytes=max_bytes, max_features=max_features
+        )
     else:
         raw = read_ogr(path, driver, layer=layer, max_bytes=max_bytes, max_features=max_features)
     if len(raw) == 0:
         raise VectorFileError(f"{path.name} holds no features; there is nothing to import.")
     source = _declared_crs(raw, path)
     target = CRS.from_user_input(target_crs)
-    geometries, problems = _as_multipolygons(raw)
-    ok = np.array([g is not None for g in geometries], dtype=bool)
-    if source.is_geographic:
-        problems += _outside_lon_lat(geometries, ok, raw)
-    geometries = _reprojected(geometries, ok, source, target)
-    problems += _unprojectable(geometries, ok, raw, target)
-    repaired, invalid = _repaired(geometries, ok, raw, target, repair)
-    problems += invalid
+    geometries, repaired, problems = _checked(raw, source, target, repair)
     if problems:
         raise VectorFileError(
             f"{path.name}: {len(problems)} of {len(raw)} features cannot be imported, so "
             "nothing was; fix them in a GIS and upload the file again.",
-            sorted(problems, key=lambda p: p.number),
+            problems,
         )
-    lon_lat = geometries if target == _WGS84 else _reprojected(geometries, ok, target, _WGS84)
+    lon_lat = _reprojected(geometries, np.ones(len(raw), dtype=bool), target, _WGS84)
     frame = _frame(raw, geometries, geodesic_area_m2(lon_lat), repaired, target)
     return PolygonFile(
         frame=frame,
@@ -119,6 +127,42 @@ def read_polygons(
     )
 
 
+def repair_polygon(geometry: BaseGeometry) -> tuple[shapely.MultiPolygon, str | None]:
+    """Check one lon/lat polygon (drawn on the map) by the rules of `read_polygons`.
+
+    Returns it as a MultiPolygon with None, or repaired with the reason and
+    place ("Self-intersection at 98.69, 31.14"); raises GeometryRefused otherwise.
+    """
+    raw = RawLayer(
+        geometries=object_array([geometry]),
+        columns={},
+        feature_ids=[None],
+        crs="EPSG:4326",
+        driver="drawn",
+        layer=None,
+    )
+    geometries, repaired, problems = _checked(raw, _WGS84, _WGS84, repair=True)
+    if problems:
+        raise GeometryRefused(problems[0])
+    return geometries[0], repaired[0].detail if repaired else None
+
+
+def _checked(
+    raw: RawLayer, source: CRS, target: CRS, repair: bool
+) -> tuple[np.ndarray, list[FeatureProblem], list[FeatureProblem]]:
+    """Every geometry rule, for all features: (geometries in `target`, repairs, problems)."""
+    geometries, problems = _as_multipolygons(raw)
+    ok = ~shapely.is_missing(geometries)  # features still worth checking further
+    if source.is_geographic:
+        problems += _excluded(ok, _outside_lon_lat(geometries, ok, raw))
+    geometries = _reprojected(geometries, ok, source, target)
+    problems += _excluded(ok, _unprojectable(geometries, ok, raw, target))
+    repaired, invalid = _repaired(geometries, ok, raw, target, repair)
+    # One orientation (RFC 7946's) whatever the format wrote, so round trips are exact.
+    geometries[ok] = shapely.orient_polygons(geometries[ok], exterior_cw=False)
+    return geometries, repaired, sorted(problems + invalid, key=lambda p: p.number)
+
+
 def _declared_crs(raw: RawLayer, path: Path) -> CRS:
     if raw.crs is None:
         how = {
@@ -127,6 +171,12 @@ def _declared_crs(raw: RawLayer, path: Path) -> CRS:
         }.get(raw.driver, "export it again with its CRS")
         raise VectorFileError(f"{path.name} has no coordinate reference system; {how}.")
     return CRS.from_user_input(raw.crs)
+
+
+def _excluded(ok: np.ndarray, problems: list[FeatureProblem]) -> list[FeatureProblem]:
+    """Drop features with a problem from later checks, so each is reported once."""
+    ok[[p.number - 1 for p in problems]] = False
+    return problems
 
 
 def _problem(raw: RawLayer, index: int, reason: str, location=None) -> FeatureProblem:
@@ -172,7 +222,6 @@ def _outside_lon_lat(geometries: np.ndarray, ok: np.ndarray, raw: RawLayer) -> l
     )
     problems = []
     for i, row in zip(np.flatnonzero(ok)[bad], bounds[bad], strict=True):
-        ok[i] = False
         reason = (
             f"coordinates ({row[0]:.1f}, {row[1]:.1f}) cannot be longitude, latitude; they "
             f"look like projected metres, but the file declares {raw.crs}"
@@ -196,7 +245,6 @@ def _unprojectable(
     finite = np.isfinite(shapely.bounds(geometries[ok])).all(axis=1)
     problems = []
     for i in np.flatnonzero(ok)[~finite]:
-        ok[i] = False
         reason = f"coordinates cannot be transformed to {target.to_string()}"
         problems.append(_problem(raw, i, reason))
     return problems
@@ -207,8 +255,9 @@ def _repaired(
 ) -> tuple[list[FeatureProblem], list[FeatureProblem]]:
     """Repair invalid polygons in place; return (repairs made, features refused).
 
-    A repair that changes the area by more than 1% of the outline's shoelace
-    area (a large bow-tie, a ring traced back and forth) is a guess, so the
+    A repair that changes the area by more than 1% of what the outline
+    encloses (its shoelace area where the rings are simple; see outline_area)
+    is a guess: a hole outside its shell, a region traced twice. Such a
     feature is refused and the mapper fixes it by hand.
     """
     index = np.flatnonzero(ok)
@@ -219,7 +268,8 @@ def _repaired(
     to_lon_lat = None if crs == _WGS84 else Transformer.from_crs(crs, _WGS84, always_xy=True)
     fixed = shapely.make_valid(geometries[invalid]) if repair else geometries[invalid]
     fixed = np.array([_polygonal_part(g) for g in fixed], dtype=object) if repair else fixed
-    before, after = shapely.area(geometries[invalid]), shapely.area(fixed)
+    before = np.array([outline_area(g) for g in geometries[invalid]])
+    after = shapely.area(fixed)
     repaired, refused = [], []
     for i, reason, geometry, old, new in zip(invalid, reasons, fixed, before, after, strict=True):
         text, location = _split_reason(reason, to_lon_lat)
@@ -227,11 +277,9 @@ def _repaired(
         if not repair:
             refused.append(_problem(raw, i, text, location))
         elif geometry is None:
-            refused.append(_problem(raw, i, f"{text}; repairing it leaves no polygon", location))
+            refused.append(_problem(raw, i, f"{text} (repairing it leaves no polygon)", location))
         elif change > MAX_AREA_CHANGE:
-            why = (
-                f"{text}; repairing it would change its area by {_percent(change)}, fix it by hand"
-            )
+            why = f"{text} (repairing it would change the area by {_percent(change)})"
             refused.append(_problem(raw, i, why, location))
         else:
             geometries[i] = geometry
@@ -288,79 +336,15 @@ def _frame(
     return GeoDataFrame(data, geometry=GeoSeries(geometries, crs=crs), crs=crs)
 
 
-# WGS84 and its authalic sphere: latitude beta on a sphere of radius _R_Q
-# keeps areas of the ellipsoid exactly.
-_A = 6378137.0
-_E2 = (1 / 298.257223563) * (2 - 1 / 298.257223563)
-_E = np.sqrt(_E2)
-_LARGE_DEGREES = 2.0
-
-
-def _q(sin_phi: np.ndarray) -> np.ndarray:
-    return (1 - _E2) * (
-        sin_phi / (1 - _E2 * sin_phi**2)
-        - np.log((1 - _E * sin_phi) / (1 + _E * sin_phi)) / (2 * _E)
-    )
-
-
-_Q_POLE = float(_q(np.array(1.0)))
-_R_Q = _A * np.sqrt(_Q_POLE / 2)
-
-
-def geodesic_area_m2(geoms: Sequence[BaseGeometry] | GeoSeries) -> np.ndarray:
-    """Areas in m2 on the WGS84 ellipsoid of lon/lat polygons (None gives NaN).
-
-    Each polygon is projected to a Lambert azimuthal equal-area plane centred
-    on itself, built on WGS84's authalic sphere, so its area is the
-    ellipsoid's; all features at once in numpy, 10-100x faster than a Python
-    loop over pyproj.Geod. Features wider than 2 degrees, where straight
-    projected edges would start to differ from geodesics, go through
-    Geod.geometry_area_perimeter. Agrees with Geod to ~1e-6 for landslides.
-    """
-    geometries = np.asarray(geoms.values if isinstance(geoms, GeoSeries) else geoms, dtype=object)
-    areas = np.full(len(geometries), np.nan)
-    present = ~pd.isna(geometries)
-    bounds = shapely.bounds(geometries[present])
-    large = (bounds[:, 2] - bounds[:, 0] > _LARGE_DEGREES) | (
-        bounds[:, 3] - bounds[:, 1] > _LARGE_DEGREES
-    )
-    small_index = np.flatnonzero(present)[~large]
-    areas[small_index] = _equal_area_areas(geometries[small_index], bounds[~large])
-    for i in np.flatnonzero(present)[large]:
-        areas[i] = abs(_GEOD.geometry_area_perimeter(geometries[i])[0])
-    return areas
-
-
-def _equal_area_areas(geometries: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    coords, owner = shapely.get_coordinates(geometries, return_index=True)
-    centre_lon = np.radians((bounds[:, 0] + bounds[:, 2]) / 2)[owner]
-    centre_beta = _authalic(np.radians((bounds[:, 1] + bounds[:, 3]) / 2))[owner]
-    lon, beta = np.radians(coords[:, 0]), _authalic(np.radians(coords[:, 1]))
-    d_lon = lon - centre_lon
-    cos_c = np.sin(centre_beta) * np.sin(beta) + np.cos(centre_beta) * np.cos(beta) * np.cos(d_lon)
-    k = np.sqrt(2 / (1 + cos_c))
-    x = _R_Q * k * np.cos(beta) * np.sin(d_lon)
-    y = (
-        _R_Q
-        * k
-        * (np.cos(centre_beta) * np.sin(beta) - np.sin(centre_beta) * np.cos(beta) * np.cos(d_lon))
-    )
-    projected = shapely.set_coordinates(geometries.copy(), np.column_stack([x, y]))
-    return shapely.area(projected)
-
-
-def _authalic(phi: np.ndarray) -> np.ndarray:
-    return np.arcsin(np.clip(_q(np.sin(phi)) / _Q_POLE, -1, 1))
-
-
 def write_polygons(frame: GeoDataFrame, path: Path, *, crs: str | None = None) -> Path:
-    """Write `frame` to `path` atomically; the format comes from the suffix.
+    """Write every column of `frame` to `path` atomically; the format comes from the suffix.
 
-    .geojson/.json is RFC 7946 (always EPSG:4326, so `crs` must be None or
-    it); .gpkg and .zip (a zipped ESRI Shapefile) are reprojected to `crs`
-    first when given. In a Shapefile, column names are cut to 10 bytes (two
-    names that would meet are refused). "area_m2" and "repaired" are not
-    written: `read_polygons` derives them again on every read.
+    .geojson/.json is RFC 7946, so always EPSG:4326 whatever `crs` says;
+    .gpkg and .zip (a zipped ESRI Shapefile) are reprojected to `crs` first
+    when given. In a Shapefile, column names are cut to 10 bytes (two names
+    that would meet are refused). A frame from `read_polygons` carries
+    "area_m2" and "repaired"; written, they come back as "src_area_m2" and
+    "src_repaired" on the next read, so drop them first if unwanted.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -369,12 +353,6 @@ def write_polygons(frame: GeoDataFrame, path: Path, *, crs: str | None = None) -
     if frame.crs is None:
         raise ValueError("The frame has no CRS; set one before writing it.")
     driver = FORMAT_BY_SUFFIX[suffix]
-    if driver == "GeoJSON":
-        if crs is not None and CRS.from_user_input(crs) != _WGS84:
-            raise ValueError(f"GeoJSON (RFC 7946) is always EPSG:4326, not {crs}.")
-        crs = "EPSG:4326"
-    out = frame.drop(columns=[c for c in DERIVED_COLUMNS if c in frame.columns])
-    if crs is not None:
-        out = out.to_crs(crs)
-    write_layer(out, path, driver)
+    out_crs = "EPSG:4326" if driver == "GeoJSON" else crs
+    write_layer(frame.to_crs(out_crs) if out_crs else frame, path, driver)
     return path

@@ -67,8 +67,11 @@ def client_for(user) -> APIClient:
 @pytest.fixture
 def api(people):
     """api.alice, api.bob, ... : authenticated API clients."""
-    return type("Clients", (), {n: client_for(getattr(people, n)) for n in
-                                ("alice", "bob", "rita", "charlie", "dora")})
+    return type(
+        "Clients",
+        (),
+        {n: client_for(getattr(people, n)) for n in ("alice", "bob", "rita", "charlie", "dora")},
+    )
 
 
 @pytest.fixture(scope="session")
@@ -83,12 +86,36 @@ def celery_worker(django_db_setup, django_db_blocker):
     env["DATABASE_URL"] = f"{base}/{db_name}"
     env["MEDIA_ROOT"] = str(settings.MEDIA_ROOT)
     env["SCARP_JOB_STALE_SECONDS"] = "5"
-    log = open(Path(os.environ.get("SCARP_TEST_ARTIFACTS", "/tmp")) / "celery-worker.log", "w")
+    log = open(  # noqa: SIM115 - stays open for the worker's whole life
+        Path(os.environ.get("SCARP_TEST_ARTIFACTS", "/tmp")) / "celery-worker.log", "w"
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", "default,gpu",
-         "-c", "1", "--pool", "prefork", "-n", "test@%h", "--loglevel", "INFO",
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "webapp",
+            "worker",
+            "-Q",
+            "default,gpu",
+            "-c",
+            "1",
+            "--pool",
+            "prefork",
+            "-n",
+            "test@%h",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 60
     ready = False
@@ -101,7 +128,9 @@ def celery_worker(django_db_setup, django_db_blocker):
         time.sleep(0.2)
     if not ready:
         proc.kill()
-        raise RuntimeError("The Celery worker did not start:\n" + Path(log.name).read_text()[-3000:])
+        raise RuntimeError(
+            "The Celery worker did not start:\n" + Path(log.name).read_text()[-3000:]
+        )
     yield proc
     os.killpg(proc.pid, signal.SIGTERM)
     try:

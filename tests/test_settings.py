@@ -22,7 +22,11 @@ def test_database_url_is_parsed_into_a_postgis_database():
     db = database_from_url("postgis://u:p%40ss@db.example:5433/scarp")
     assert db["ENGINE"].endswith("postgis")
     assert (db["USER"], db["PASSWORD"], db["HOST"], db["PORT"], db["NAME"]) == (
-        "u", "p@ss", "db.example", "5433", "scarp"
+        "u",
+        "p@ss",
+        "db.example",
+        "5433",
+        "scarp",
     )
 
 

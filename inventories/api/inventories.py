@@ -49,15 +49,17 @@ class InventoryViewSet(
     def perform_create(self, serializer):
         project = serializer.validated_data["project"]
         project_get(user=self.request.user, pk=project.pk, action=Action.EDIT)
-        if Inventory.objects.filter(project=project, name=serializer.validated_data["name"]).exists():
+        if Inventory.objects.filter(
+            project=project, name=serializer.validated_data["name"]
+        ).exists():
             raise InvalidInput(f"{project.name} already has an inventory with that name.")
         serializer.save(created_by=self.request.user)
 
     def perform_update(self, serializer):
         self.require(serializer.instance, Action.EDIT)
-        if "project" in serializer.validated_data:
-            if serializer.validated_data["project"] != serializer.instance.project:
-                raise InvalidInput("An inventory cannot move to another project.")
+        moved_to = serializer.validated_data.get("project", serializer.instance.project)
+        if moved_to != serializer.instance.project:
+            raise InvalidInput("An inventory cannot move to another project.")
         serializer.save()
 
     def perform_destroy(self, instance):

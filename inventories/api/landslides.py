@@ -26,8 +26,8 @@ from inventories.selectors.landslides import (
     parse_bbox,
 )
 from inventories.selectors.projects import projects_for_user, require
-from inventories.services.geometry import geometry_from_geojson
 from inventories.services import landslides as services
+from inventories.services.geometry import geometry_from_geojson
 
 
 class Pagination(GeoJsonPagination):
@@ -55,13 +55,13 @@ def _inventory(request, pk) -> Inventory:
 def _version(data) -> int:
     version = data.get("version")
     if version is None:
-        raise InvalidInput("Send the version you edited ('version'); it guards against overwriting.")
+        raise InvalidInput(
+            "Send the version you edited ('version'); it guards against overwriting."
+        )
     return version
 
 
-class LandslideViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectScopedViewSet
-):
+class LandslideViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectScopedViewSet):
     """`/api/inventories/{inventory_pk}/landslides/` lists and creates;
     `/api/landslides/{pk}/` reads, updates (with `version`) and deletes (`?version=`)."""
 
@@ -134,9 +134,7 @@ class LandslideViewSet(
         return dict(serializer.validated_data)
 
 
-class MappedExtentViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectScopedViewSet
-):
+class MappedExtentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectScopedViewSet):
     queryset = MappedExtent.objects.select_related("inventory__project")
     serializer_class = MappedExtentSerializer
     pagination_class = Pagination

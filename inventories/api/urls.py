@@ -1,4 +1,4 @@
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
@@ -8,6 +8,7 @@ from inventories.api.inventories import InventoryUploadView, InventoryViewSet
 from inventories.api.jobs import JobViewSet
 from inventories.api.landslides import LandslideViewSet, MappedExtentViewSet
 from inventories.api.projects import MembershipViewSet, ProjectViewSet
+from inventories.api.tiles import ExtentTileView, LandslideTileView, SceneTileView
 
 router = DefaultRouter()
 router.register("projects", ProjectViewSet, basename="project")
@@ -28,7 +29,9 @@ urlpatterns = [
     path("", include(router.urls)),
     path("projects/<int:project_pk>/members/", members, name="member-list"),
     path("projects/<int:project_pk>/members/<int:pk>/", member, name="member-detail"),
-    path("projects/<int:project_pk>/scenes/upload/", SceneUploadView.as_view(), name="scene-upload"),
+    path(
+        "projects/<int:project_pk>/scenes/upload/", SceneUploadView.as_view(), name="scene-upload"
+    ),
     path(
         "projects/<int:project_pk>/inventories/upload/",
         InventoryUploadView.as_view(),
@@ -40,6 +43,21 @@ urlpatterns = [
         name="inventory-landslides",
     ),
     path("inventories/<int:inventory_pk>/extents/", inventory_extents, name="inventory-extents"),
+    re_path(
+        r"^scenes/(?P<pk>\d+)/tiles/(?P<z>\d+)/(?P<x>\d+)/(?P<y>\d+)\.(?P<fmt>png|webp)$",
+        SceneTileView.as_view(),
+        name="scene-tile",
+    ),
+    path(
+        "inventories/<int:inventory_pk>/tiles/<int:z>/<int:x>/<int:y>.mvt",
+        LandslideTileView.as_view(),
+        name="inventory-landslide-tile",
+    ),
+    path(
+        "inventories/<int:inventory_pk>/extents/tiles/<int:z>/<int:x>/<int:y>.mvt",
+        ExtentTileView.as_view(),
+        name="inventory-extent-tile",
+    ),
     path("auth/token/", obtain_auth_token, name="api-token"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

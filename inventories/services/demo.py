@@ -16,7 +16,7 @@ import numpy as np
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from inventories.models import Inventory, Project, Role
+from inventories.models import Project, Role
 from inventories.services.inventories import extents_import, inventory_import
 from inventories.services.projects import member_set
 from inventories.services.scenes import scene_import
@@ -116,27 +116,43 @@ def _load_synthetic(project: Project, user, log: Log) -> None:
         image[:, inside] = np.array([190, 175, 150], dtype=np.uint8)[:, None]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "synthetic.tif"
-        profile = dict(driver="GTiff", width=size, height=size, count=3, dtype="uint8",
-                       crs="EPSG:32647", transform=from_origin(x0, y0, res, res), nodata=0)
+        profile = dict(
+            driver="GTiff",
+            width=size,
+            height=size,
+            count=3,
+            dtype="uint8",
+            crs="EPSG:32647",
+            transform=from_origin(x0, y0, res, res),
+            nodata=0,
+        )
         with rasterio.open(path, "w", **profile) as dst:
             dst.write(image)
-        scene_import(project=project, source=path, name="Synthetic image",
-                     band_names=["red", "green", "blue"], user=user)
-        polygons = [Point(x0 + cx * res, y0 - cy * res).buffer(r * res)
-                    for (cx, cy), r in zip(centres, radii, strict=True)]
-        frame = gpd.GeoDataFrame({"type": ["slide"] * len(polygons)}, geometry=polygons,
-                                 crs="EPSG:32647")
+        scene_import(
+            project=project,
+            source=path,
+            name="Synthetic image",
+            band_names=["red", "green", "blue"],
+            user=user,
+        )
+        polygons = [
+            Point(x0 + cx * res, y0 - cy * res).buffer(r * res)
+            for (cx, cy), r in zip(centres, radii, strict=True)
+        ]
+        frame = gpd.GeoDataFrame(
+            {"type": ["slide"] * len(polygons)}, geometry=polygons, crs="EPSG:32647"
+        )
         vector = Path(tmp) / "landslides.gpkg"
         frame.to_file(vector, layer="landslides")
-        inventory = inventory_import(project=project, path=vector, name="Synthetic manual",
-                                     user=user)
+        inventory = inventory_import(
+            project=project, path=vector, name="Synthetic manual", user=user
+        )
         extent = gpd.GeoDataFrame(
-            {"split": ["train"]}, geometry=[box(x0, y0 - size * res, x0 + size * res, y0)],
+            {"split": ["train"]},
+            geometry=[box(x0, y0 - size * res, x0 + size * res, y0)],
             crs="EPSG:32647",
         )
         extent_path = Path(tmp) / "extent.gpkg"
         extent.to_file(extent_path, layer="extent")
         extents_import(inventory=inventory, path=extent_path, user=user)
     log("Synthetic demo project ready.")
-
-

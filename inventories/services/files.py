@@ -78,7 +78,9 @@ def store_upload(uploaded, *, allowed_suffixes: tuple[str, ...], max_bytes: int)
             if written > max_bytes:
                 fh.close()
                 shutil.rmtree(folder, ignore_errors=True)
-                raise InvalidInput(f"{uploaded.name} is larger than the limit of {max_bytes} bytes.")
+                raise InvalidInput(
+                    f"{uploaded.name} is larger than the limit of {max_bytes} bytes."
+                )
             fh.write(chunk)
     return target
 

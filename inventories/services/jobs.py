@@ -71,7 +71,9 @@ class JobContext:
 def job_create(*, project: Project, kind: str, params: dict, user) -> Job:
     """Record a job and send it to its queue once the surrounding transaction commits."""
     queue = "gpu" if kind in GPU_KINDS else "default"
-    job = Job.objects.create(project=project, kind=kind, params=params, queue=queue, created_by=user)
+    job = Job.objects.create(
+        project=project, kind=kind, params=params, queue=queue, created_by=user
+    )
     transaction.on_commit(lambda: _enqueue(job))
     return job
 

@@ -32,5 +32,7 @@ def member_remove(*, membership: Membership) -> None:
     project = membership.project
     admins = project.memberships.filter(role=Role.ADMIN)
     if membership.role == Role.ADMIN and admins.count() == 1:
-        raise InvalidInput(f"{membership.user} is the last admin of {project.name}; name another first.")
+        raise InvalidInput(
+            f"{membership.user} is the last admin of {project.name}; name another first."
+        )
     membership.delete()

@@ -8,9 +8,7 @@ from inventories.models import Inventory, Job, Landslide, MappedExtent, Project,
 
 
 def square(lon: float = 98.68, lat: float = 31.14, size: float = 0.001) -> MultiPolygon:
-    return MultiPolygon(
-        Polygon.from_bbox((lon, lat, lon + size, lat + size)), srid=4326
-    )
+    return MultiPolygon(Polygon.from_bbox((lon, lat, lon + size, lat + size)), srid=4326)
 
 
 def make_scene(project: Project, name: str = "scene") -> Scene:

@@ -9,13 +9,15 @@ from tests.factories.rows import make_inventory, make_landslide, square
 
 SQUARE = {
     "type": "Polygon",
-    "coordinates": [[[98.68, 31.14], [98.681, 31.14], [98.681, 31.141], [98.68, 31.141],
-                     [98.68, 31.14]]],
+    "coordinates": [
+        [[98.68, 31.14], [98.681, 31.14], [98.681, 31.141], [98.68, 31.141], [98.68, 31.14]]
+    ],
 }
 BOWTIE = {
     "type": "Polygon",
-    "coordinates": [[[98.68, 31.14], [98.681, 31.141], [98.681, 31.14], [98.68, 31.141],
-                     [98.68, 31.14]]],
+    "coordinates": [
+        [[98.68, 31.14], [98.681, 31.141], [98.681, 31.14], [98.68, 31.141], [98.68, 31.14]]
+    ],
 }
 
 
@@ -36,7 +38,9 @@ def test_a_drawn_polygon_is_stored_with_its_geodesic_area_and_a_history_entry(ap
     assert feature["type"] == "Feature"
     assert feature["properties"]["version"] == 1
     # 0.001 deg x 0.001 deg at 31.14 N: about 111 m x 95 m.
-    assert feature["properties"]["area_m2"] == pytest.approx(110_900 * 0.001 * 95_300 * 0.001, rel=0.02)
+    assert feature["properties"]["area_m2"] == pytest.approx(
+        110_900 * 0.001 * 95_300 * 0.001, rel=0.02
+    )
     landslide = Landslide.objects.get(pk=feature["id"])
     assert landslide.created_by.username == "bob"
     assert landslide.geometry.coords[0][0][0] == pytest.approx((98.68, 31.14))
@@ -128,9 +132,15 @@ def test_a_self_intersecting_polygon_is_repaired_and_flagged(api, inventory):
     "geometry, message",
     [
         ({"type": "LineString", "coordinates": [[0, 0], [1, 1]]}, "Polygon"),
-        ({"type": "Polygon", "coordinates": [[[500000, 3450000], [500100, 3450000],
-                                               [500100, 3450100], [500000, 3450000]]]},
-         "longitude/latitude"),
+        (
+            {
+                "type": "Polygon",
+                "coordinates": [
+                    [[500000, 3450000], [500100, 3450000], [500100, 3450100], [500000, 3450000]]
+                ],
+            },
+            "longitude/latitude",
+        ),
         ({"type": "Polygon", "coordinates": "nonsense"}, "not valid GeoJSON"),
     ],
     ids=["line", "metres", "garbage"],
@@ -168,7 +178,9 @@ def test_mapped_extents_are_drawn_with_a_split_and_versioned(api, inventory):
         f"/api/extents/{extent_id}/", {"version": 1, "split": "test"}, format="json"
     )
     assert changed.json()["properties"]["split"] == "test"
-    stale = api.rita.patch(f"/api/extents/{extent_id}/", {"version": 1, "split": "train"}, format="json")
+    stale = api.rita.patch(
+        f"/api/extents/{extent_id}/", {"version": 1, "split": "train"}, format="json"
+    )
     assert stale.status_code == 409
     listed = api.bob.get(url).json()
     assert [f["properties"]["split"] for f in listed["features"]] == ["test"]

@@ -17,7 +17,10 @@ def test_the_login_page_is_served(client):
 
 @pytest.mark.django_db
 def test_a_member_logs_in_and_sees_only_their_projects(client, people):
-    assert client.post("/accounts/login/", {"username": "bob", "password": "pw-bob"}).status_code == 302
+    assert (
+        client.post("/accounts/login/", {"username": "bob", "password": "pw-bob"}).status_code
+        == 302
+    )
     page = client.get("/").content.decode()
     assert "Project A" in page and "Project B" not in page
 

@@ -66,9 +66,7 @@ def test_an_outsider_gets_404_for_every_object_of_another_project(people, api, w
 
 
 @pytest.mark.django_db
-def test_an_outsider_lists_nothing_of_another_project_and_counts_reveal_nothing(
-    people, api, world
-):
+def test_an_outsider_lists_nothing_of_another_project_and_counts_reveal_nothing(people, api, world):
     for url, own in [
         ("/api/projects/", 1),
         ("/api/scenes/", 0),
@@ -140,9 +138,9 @@ def test_creating_an_inventory_in_a_foreign_project_looks_like_an_unknown_projec
     foreign = api.charlie.post("/api/inventories/", {"project": people.a.pk, "name": "x"})
     unknown = api.charlie.post("/api/inventories/", {"project": 999_999, "name": "x"})
     assert foreign.status_code == unknown.status_code == 400
-    assert foreign.json()["project"][0].replace(str(people.a.pk), "N") == unknown.json()[
-        "project"
-    ][0].replace("999999", "N")
+    assert foreign.json()["project"][0].replace(str(people.a.pk), "N") == unknown.json()["project"][
+        0
+    ].replace("999999", "N")
     assert not Inventory.objects.filter(name="x").exists()
 
 
@@ -176,7 +174,9 @@ def test_an_annotator_edits_landslides_but_cannot_manage_the_project(people, api
 @pytest.mark.django_db
 def test_an_admin_manages_members_and_cannot_remove_the_last_admin(people, api, world):
     a = people.a.pk
-    added = api.alice.post(f"/api/projects/{a}/members/", {"username": "charlie", "role": "reviewer"})
+    added = api.alice.post(
+        f"/api/projects/{a}/members/", {"username": "charlie", "role": "reviewer"}
+    )
     assert added.status_code == 201
     assert api.charlie.get(f"/api/projects/{a}/").status_code == 200
     alice_membership = Membership.objects.get(project=people.a, user=people.alice)

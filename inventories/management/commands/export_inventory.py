@@ -29,4 +29,6 @@ class Command(BaseCommand):
             path = inventory_export(inventory=inventory, path=opts["path"], crs=opts["crs"])
         except (DomainError, MlcoreError) as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(self.style.SUCCESS(f"Wrote {inventory.landslides.count()} landslides to {path}"))
+        self.stdout.write(
+            self.style.SUCCESS(f"Wrote {inventory.landslides.count()} landslides to {path}")
+        )

@@ -16,7 +16,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--data",
             type=Path,
-            default=Path(os.environ.get("SCARP_SHARED_DATA", settings.BASE_DIR.parent / "shared" / "data")),
+            default=Path(
+                os.environ.get("SCARP_SHARED_DATA", settings.BASE_DIR.parent / "shared" / "data")
+            ),
             help="Folder with baige/A and baige/B (the shared landslide data).",
         )
 

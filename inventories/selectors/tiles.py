@@ -1,0 +1,107 @@
+"""Vector tiles of landslides and mapped extents, made by PostGIS in one query.
+
+The tile envelope is transformed to lon/lat and matched with `&&` against
+the GiST index on the geometry (GeoDjango creates it with the field), so a
+tile of a 100,000-polygon inventory reads only the rows it overlaps. Each
+tile carries at most `MAX_FEATURES` polygons, the largest first, and leaves
+out polygons smaller than a few screen pixels at its zoom: a zoomed-out map
+stays light and zooming in shows everything.
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+
+from inventories.models import Inventory
+
+EXTENT = 4096
+BUFFER = 64
+MAX_FEATURES = 5000
+# Below this on-screen size (in 256-pixel tile pixels) a polygon is not drawn.
+MIN_PIXELS = 4.0
+# Metres per 256-pixel tile pixel at zoom 0 on the equator (web mercator).
+_M_PER_PIXEL_Z0 = 156_543.033_928
+
+
+def min_area_m2(z: int) -> float:
+    """The area under which a polygon would cover less than MIN_PIXELS pixels at zoom z.
+
+    Web-mercator pixels shrink towards the poles, so this drops fewer polygons
+    than it could away from the equator; it never drops a visible one.
+    """
+    side = _M_PER_PIXEL_Z0 / 2**z
+    return MIN_PIXELS * side * side
+
+
+_LANDSLIDES_SQL = f"""
+WITH bounds AS (
+    SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS merc
+),
+candidates AS (
+    SELECT l.id, l.version, l.landslide_type, l.review_state, l.confidence, l.area_m2,
+           l.geometry
+    FROM inventories_landslide AS l, bounds
+    WHERE l.inventory_id = %(inventory)s
+      AND l.geometry && ST_Transform(bounds.merc, 4326)
+      AND l.area_m2 >= %(min_area)s
+    ORDER BY l.area_m2 DESC
+    LIMIT %(cap)s
+),
+rows AS (
+    SELECT c.id, c.version, c.landslide_type AS type, c.review_state, c.confidence,
+           round(c.area_m2::numeric, 1)::float8 AS area,
+           ST_AsMVTGeom(ST_Transform(c.geometry, 3857), bounds.merc, {EXTENT}, {BUFFER}, true)
+               AS geom
+    FROM candidates AS c, bounds
+)
+SELECT ST_AsMVT(rows.*, 'landslides', {EXTENT}, 'geom', 'id')
+FROM rows WHERE geom IS NOT NULL
+"""
+
+_EXTENTS_SQL = f"""
+WITH bounds AS (
+    SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS merc
+),
+rows AS (
+    SELECT e.id, e.version, e.split, e.name,
+           ST_AsMVTGeom(ST_Transform(e.geometry, 3857), bounds.merc, {EXTENT}, {BUFFER}, true)
+               AS geom
+    FROM inventories_mappedextent AS e, bounds
+    WHERE e.inventory_id = %(inventory)s
+      AND e.geometry && ST_Transform(bounds.merc, 4326)
+    ORDER BY e.id
+    LIMIT %(cap)s
+)
+SELECT ST_AsMVT(rows.*, 'extents', {EXTENT}, 'geom', 'id')
+FROM rows WHERE geom IS NOT NULL
+"""
+
+
+def landslide_tile(*, inventory: Inventory, z: int, x: int, y: int) -> bytes:
+    """The inventory's landslides in tile z/x/y as Mapbox Vector Tile bytes (maybe empty).
+
+    Layer `landslides`; feature id = landslide id; properties version, type,
+    review_state, confidence, area (m²).
+    """
+    params = {
+        "z": z,
+        "x": x,
+        "y": y,
+        "inventory": inventory.pk,
+        "min_area": min_area_m2(z),
+        "cap": MAX_FEATURES,
+    }
+    return _mvt(_LANDSLIDES_SQL, params)
+
+
+def extent_tile(*, inventory: Inventory, z: int, x: int, y: int) -> bytes:
+    """The inventory's mapped extents in tile z/x/y (layer `extents`; id, version, split, name)."""
+    params = {"z": z, "x": x, "y": y, "inventory": inventory.pk, "cap": MAX_FEATURES}
+    return _mvt(_EXTENTS_SQL, params)
+
+
+def _mvt(sql: str, params: dict) -> bytes:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return bytes(row[0]) if row and row[0] is not None else b""
