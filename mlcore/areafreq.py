@@ -140,8 +140,8 @@ def fit_power_law_tail(
         d = max(float(np.max((ranks + 1) / n - model)), float(np.max(model - ranks / n)))
         if best is None or d < best.ks_distance:
             best = PowerLawTail(
-                alpha=alpha,
-                alpha_se=(alpha - 1.0) / math.sqrt(n),
+                alpha=float(alpha),
+                alpha_se=float((alpha - 1.0) / math.sqrt(n)),
                 xmin_m2=float(xmin),
                 n_tail=int(n),
                 ks_distance=d,

@@ -12,7 +12,7 @@ import sys
 
 from mlcore.errors import MlcoreError
 
-COMMANDS: tuple[str, ...] = ()
+COMMANDS: tuple[str, ...] = ("evaluate",)
 
 
 def build_parser() -> argparse.ArgumentParser:

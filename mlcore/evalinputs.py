@@ -1,9 +1,9 @@
 """The inputs of an accuracy report: polygon files, the evaluation area, and the working CRS.
 
-Areas and overlaps are measured in one local Lambert azimuthal equal-area
-projection centred on the evaluation area, whatever CRS the inputs come in:
-UTM or Web Mercator would distort areas, and the two inventories must be
-compared in the same units.
+Areas and overlaps are measured in one CRS in metres: the evaluation area's
+own CRS when it distorts areas by at most 0.5% there (UTM over one zone
+does), so the pixel grid lines up with the data's grid; otherwise (degrees,
+Web Mercator) a Lambert azimuthal equal-area projection centred on the area.
 
 Only features intersecting the evaluation area count, and each is clipped to
 it: a landslide straddling the boundary is represented by its inside part in
@@ -18,13 +18,14 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import pyogrio
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Proj
 
+from mlcore import vectors
 from mlcore.errors import MlcoreError
 
 _POLYGONAL = ("Polygon", "MultiPolygon")
+MAX_AREAL_DISTORTION = 0.005
 
 
 class EvaluationInputError(MlcoreError):
@@ -51,21 +52,12 @@ class Polygons:
 
 
 def read_polygon_file(path: str | Path) -> gpd.GeoDataFrame:
-    """Read a vector file with its feature ids as the index.
-
-    The one place that opens user vector files here, so it can be swapped for
-    mlcore.vectors.read_polygons once that exists.
-    """
+    """Read a vector file through mlcore.vectors: the same format, zip and geometry
+    checks as an inventory import, so a file the app refuses is refused here too."""
     path = Path(path)
     if not path.is_file():
         raise EvaluationInputError(f"{path}: no such file; check the path and try again.")
-    try:
-        frame = gpd.read_file(path, engine="pyogrio", fid_as_index=True)
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        raise EvaluationInputError(
-            f"{path.name} is not a readable vector file ({exc}); "
-            "export the polygons as GeoPackage and try again."
-        ) from None
+    frame = vectors.read_polygons(path).frame
     return check_polygon_frame(frame, path.name)
 
 
@@ -86,25 +78,40 @@ def check_polygon_frame(frame: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
     return frame
 
 
-def local_equal_area_crs(area: gpd.GeoDataFrame) -> CRS:
-    """A Lambert azimuthal equal-area CRS centred on the evaluation area."""
-    centre = gpd.GeoSeries([area.union_all().centroid], crs=area.crs).to_crs(4326).iloc[0]
+def working_crs(area: gpd.GeoDataFrame) -> CRS:
+    """The area's CRS if it is in metres and nearly equal-area over the area, else a local LAEA."""
+    crs = CRS(area.crs)
+    lonlat = gpd.GeoSeries(
+        [area.union_all().centroid, *shapely.points(_corners(area.total_bounds))], crs=crs
+    ).to_crs(4326)
+    if crs.is_projected and crs.axis_info[0].unit_name == "metre":
+        factors = Proj(crs).get_factors(lonlat.x.to_numpy(), lonlat.y.to_numpy())
+        if np.all(np.abs(np.asarray(factors.areal_scale) - 1.0) <= MAX_AREAL_DISTORTION):
+            return crs
+    centre = lonlat.iloc[0]
     return CRS.from_proj4(
         f"+proj=laea +lat_0={centre.y:.6f} +lon_0={centre.x:.6f} "
         "+x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs"
     )
 
 
-def evaluation_area(area: gpd.GeoDataFrame, crs: CRS, name: str) -> shapely.Geometry:
-    """The union of the area's polygons in the working CRS, refused if empty."""
-    geoms, _ = _repaired(np.asarray(area.to_crs(crs).geometry.values))
+def _corners(bounds: np.ndarray) -> np.ndarray:
+    xmin, ymin, xmax, ymax = bounds
+    return np.array([(xmin, ymin), (xmin, ymax), (xmax, ymin), (xmax, ymax)])
+
+
+def evaluation_area(area: gpd.GeoDataFrame, name: str) -> tuple[CRS, shapely.Geometry]:
+    """The working CRS and the union of the area's polygons in it; refused if empty."""
+    geoms, _ = _repaired(np.asarray(area.geometry.values))
     union = shapely.union_all(geoms) if len(geoms) else shapely.Polygon()
     if union.is_empty or union.area <= 0:
         raise EvaluationInputError(
             f"{name} has no area to evaluate over (no polygon features, or only "
             "empty ones); draw or export the evaluation area and try again."
         )
-    return union
+    area = gpd.GeoDataFrame(geometry=[union], crs=area.crs)
+    crs = working_crs(area)
+    return crs, area.to_crs(crs).geometry.iloc[0]
 
 
 def polygons_in_area(
@@ -129,17 +136,20 @@ def polygons_in_area(
     inside = shapely.contains_properly(area, geoms)
     crossing = ~inside & shapely.intersects(area, geoms)
     clipped, _ = _repaired(shapely.intersection(geoms[crossing], area))
+    # Touching the boundary from inside is not crossing it: only a lost area counts.
+    cut = shapely.area(clipped) < shapely.area(geoms[crossing]) * (1 - 1e-9)
     geoms = geoms.copy()
     geoms[crossing] = clipped
     keep = inside | crossing
     keep[keep] = shapely.area(geoms[keep]) > 0
+    n_clipped = int(np.count_nonzero(cut & keep[crossing]))
     geoms, ids = geoms[keep], ids[keep]
     return Polygons(
         name=name,
         ids=ids,
         geoms=geoms,
         areas_m2=shapely.area(geoms),
-        n_clipped=int(np.count_nonzero(crossing & keep)),
+        n_clipped=n_clipped,
         n_repaired=n_repaired,
     )
 

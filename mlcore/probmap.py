@@ -9,7 +9,7 @@ metrics see whole landslides.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,10 +39,11 @@ class ProbabilityScan:
     histogram: ProbabilityHistogram
     polygons: np.ndarray
     grid: EvalGrid
+    notes: list[str] = field(default_factory=list)
 
 
 def open_probability_map(path: str | Path) -> DatasetReader:
-    """Open a one-band probability GeoTIFF: float in [0, 1], or uint8 read as value / 255."""
+    """Open a one-band probability GeoTIFF (see `ProbabilityDecoding` for the encodings)."""
     path = Path(path)
     if not path.is_file():
         raise ProbabilityMapError(f"{path}: no such file; check the path and try again.")
@@ -53,14 +54,50 @@ def open_probability_map(path: str | Path) -> DatasetReader:
             f"{path.name} has no coordinate reference system; "
             "write the probability map with its CRS and try again."
         )
-    kind = np.dtype(ds.dtypes[0]).kind
-    if kind != "f" and ds.dtypes[0] != "uint8":
+    try:
+        ProbabilityDecoding.of(ds)
+    except ProbabilityMapError:
         ds.close()
-        raise ProbabilityMapError(
-            f"{path.name} stores {ds.dtypes[0]} values; a probability map must be float "
-            "(0 to 1) or uint8 (0 to 255)."
-        )
+        raise
     return ds
+
+
+@dataclass(frozen=True)
+class ProbabilityDecoding:
+    """How stored values become probabilities: p = value / steps + offset.
+
+    Floats are probabilities as stored. Integers follow the band's declared
+    GDAL scale and offset (Scarp's own maps are uint8, p x 254, with 255 as
+    nodata); dividing by the whole number of steps rather than multiplying by
+    a rounded 1/254 keeps 127 exactly at 0.5. A uint8 band without a scale
+    is read as value / 255, and the report says so.
+    """
+
+    steps: float
+    offset: float
+    note: str | None = None
+
+    @classmethod
+    def of(cls, ds: DatasetReader) -> ProbabilityDecoding:
+        name, dtype = Path(ds.name).name, np.dtype(ds.dtypes[0])
+        scale, offset = float(ds.scales[0]), float(ds.offsets[0])
+        if dtype.kind == "f":
+            return cls(1.0 / scale, offset)
+        if scale != 1.0 or offset != 0.0:
+            steps = 1.0 / scale
+            return cls(float(round(steps)) if abs(steps - round(steps)) < 1e-6 else steps, offset)
+        if dtype == np.uint8:
+            return cls(255.0, 0.0, f"{name} declares no scale; its bytes were read as value / 255.")
+        raise ProbabilityMapError(
+            f"{name} stores {dtype} values with no scale; store probabilities as float "
+            "(0 to 1), or as integers with the band's scale set (for example 1/254)."
+        )
+
+    def decode(self, data: np.ndarray) -> np.ndarray:
+        prob = data.astype(np.float64) if data.dtype.kind != "f" else data
+        if self.steps != 1.0:
+            prob = prob / self.steps
+        return prob + self.offset if self.offset else prob
 
 
 def footprint(ds: DatasetReader) -> shapely.Geometry:
@@ -83,17 +120,18 @@ def scan_probability_map(
     a pixel is predicted a landslide when p >= threshold.
     """
     grid = EvalGrid(ds.crs, ds.transform, ds.width, ds.height, "probability map")
+    decoding = ProbabilityDecoding.of(ds)
     area_burner = PolygonBurner(np.array([area], dtype=object))
     ref_burner = PolygonBurner(ref)
     counts, histogram, pieces = ConfusionCounts(), ProbabilityHistogram(), []
     for window in grid.windows(block):
-        transform = ds.window_transform(window)
+        transform = ds.transform @ Affine.translation(window.col_off, window.row_off)
         shape = (int(window.height), int(window.width))
         valid = area_burner.mask(transform, shape)
         if not valid.any():
             continue
         band = ds.read(1, window=window, masked=True)
-        prob = _as_probability(band, ds)
+        prob = decoding.decode(np.ma.getdata(band))
         valid &= ~np.ma.getmaskarray(band) & np.isfinite(prob)
         if not valid.any():
             continue
@@ -104,14 +142,8 @@ def scan_probability_map(
         histogram.add(prob, ref_mask, valid)
         pieces.extend(_pixel_polygons(pred, window))
     polygons = _glue_pieces(np.array(pieces, dtype=object))
-    return ProbabilityScan(counts, histogram, _to_map(polygons, ds.transform), grid)
-
-
-def _as_probability(band: np.ma.MaskedArray, ds: DatasetReader) -> np.ndarray:
-    data = np.ma.getdata(band)
-    if data.dtype == np.uint8:
-        return data.astype(np.float32) / 255.0
-    return data
+    notes = [decoding.note] if decoding.note else []
+    return ProbabilityScan(counts, histogram, _to_map(polygons, ds.transform), grid, notes)
 
 
 def _check_range(values: np.ndarray, ds: DatasetReader) -> None:

@@ -28,7 +28,7 @@ from mlcore.pixels import EvalGrid, grid_over, polygon_confusion
 from mlcore.probmap import footprint, open_probability_map, scan_probability_map
 
 PolygonInput = gpd.GeoDataFrame | str | Path
-PredInput = gpd.GeoDataFrame | str | Path
+PredInput = PolygonInput  # or the path of a probability GeoTIFF
 PROBABILITY_SUFFIXES = (".tif", ".tiff")
 LAYER_CRS = "EPSG:4326"
 
@@ -173,43 +173,24 @@ def build_report(
     clock = _Clock()
     area_frame, area_name = _polygon_frame(area, "evaluation area")
     ref_frame, ref_name = _polygon_frame(ref, "reference")
-    crs = inputs.local_equal_area_crs(area_frame)
-    area_geom = inputs.evaluation_area(area_frame, crs, area_name)
-    warnings: list[str] = []
+    crs, area_geom = inputs.evaluation_area(area_frame, area_name)
     clock.lap("read")
 
     is_map = _is_probability_map(pred)
     if is_map:
-        pred_name = Path(pred).name
         if resolution is not None:
             raise EvaluationInputError(
-                f"{pred_name} is a probability map, evaluated on its own grid; "
+                f"{Path(pred).name} is a probability map, evaluated on its own grid; "
                 "leave out the resolution."
             )
-        with open_probability_map(pred) as ds:
-            area_geom = _within_map(area_geom, ds, crs, pred_name, area_name, warnings)
-            ref_polys = inputs.polygons_in_area(ref_frame, area_geom, crs, ref_name)
-            scan = scan_probability_map(
-                ds,
-                _reproject(ref_polys.geoms, crs, ds.crs),
-                _reproject(np.array([area_geom]), crs, ds.crs)[0],
-                threshold=threshold,
-            )
-            map_crs = ds.crs
-        pred_frame = gpd.GeoDataFrame(geometry=list(scan.polygons), crs=map_crs)
-        pred_polys = inputs.polygons_in_area(pred_frame, area_geom, crs, pred_name)
-        counts, grid, curve = scan.counts, scan.grid, scan.histogram.pr_curve()
+        sides = _compare_with_map(
+            Path(pred), ref_frame, ref_name, area_geom, area_name, crs, threshold
+        )
         clock.lap("pixels_and_vectorising")
     else:
-        pred_frame, pred_name = _polygon_frame(pred, "prediction")
-        pred_polys = inputs.polygons_in_area(pred_frame, area_geom, crs, pred_name)
-        ref_polys = inputs.polygons_in_area(ref_frame, area_geom, crs, ref_name)
-        clock.lap("clip")
-        grid = grid_over(area_geom, crs, resolution)
-        counts = polygon_confusion(pred_polys.geoms, ref_polys.geoms, area_geom, grid)
-        curve = None
-        clock.lap("pixels")
-    warnings += _notes(pred_polys) + _notes(ref_polys)
+        sides = _compare_polygons(pred, ref_frame, ref_name, area_geom, crs, resolution)
+        clock.lap("clip_and_pixels")
+    pred_polys, ref_polys = sides.pred, sides.ref
 
     pairs = overlap_pairs(pred_polys.geoms, ref_polys.geoms)
     objects = match_objects(
@@ -229,10 +210,10 @@ def build_report(
     }
     clock.lap("area_frequency")
 
-    area_m2 = float(area_geom.area)
+    area_m2 = float(sides.area.area)
     return Report(
         inputs=ReportInputs(
-            pred=pred_name,
+            pred=pred_polys.name,
             ref=ref_name,
             area=area_name,
             pred_kind="probability" if is_map else "polygons",
@@ -241,21 +222,76 @@ def build_report(
             working_crs=crs.to_string(),
             evaluation_area_m2=area_m2,
         ),
-        grid=grid,
-        pixel=counts,
+        grid=sides.grid,
+        pixel=sides.pixel,
         objects=objects,
         objects_any_overlap=any_overlap,
         area=_compare_areas(pred_polys, ref_polys, area_m2),
         area_frequency=freq,
-        probability=curve,
+        probability=sides.curve,
         pred=pred_polys,
         ref=ref_polys,
         pred_best_iou=pred_best,
         ref_best_iou=ref_best,
         working_crs=crs,
-        warnings=warnings,
+        warnings=sides.warnings + _notes(pred_polys) + _notes(ref_polys),
         timings_s=clock.laps,
     )
+
+
+@dataclass
+class _Sides:
+    """Both inventories clipped to the area actually evaluated, and their pixel counts."""
+
+    pred: Polygons
+    ref: Polygons
+    area: shapely.Geometry
+    pixel: ConfusionCounts
+    grid: EvalGrid
+    curve: PrCurve | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def _compare_polygons(
+    pred: PolygonInput,
+    ref_frame: gpd.GeoDataFrame,
+    ref_name: str,
+    area: shapely.Geometry,
+    crs: CRS,
+    resolution: float | None,
+) -> _Sides:
+    pred_frame, pred_name = _polygon_frame(pred, "prediction")
+    pred_polys = inputs.polygons_in_area(pred_frame, area, crs, pred_name)
+    ref_polys = inputs.polygons_in_area(ref_frame, area, crs, ref_name)
+    grid = grid_over(area, crs, resolution)
+    pixel = polygon_confusion(pred_polys.geoms, ref_polys.geoms, area, grid)
+    return _Sides(pred_polys, ref_polys, area, pixel, grid)
+
+
+def _compare_with_map(
+    path: Path,
+    ref_frame: gpd.GeoDataFrame,
+    ref_name: str,
+    area: shapely.Geometry,
+    area_name: str,
+    crs: CRS,
+    threshold: float,
+) -> _Sides:
+    """One pass over the map gives pixels, PR histogram and the predicted polygons."""
+    warnings: list[str] = []
+    with open_probability_map(path) as ds:
+        area = _within_map(area, ds, crs, path.name, area_name, warnings)
+        ref_polys = inputs.polygons_in_area(ref_frame, area, crs, ref_name)
+        scan = scan_probability_map(
+            ds,
+            _reproject(ref_polys.geoms, crs, ds.crs),
+            _reproject(np.array([area]), crs, ds.crs)[0],
+            threshold=threshold,
+        )
+        pred_frame = gpd.GeoDataFrame(geometry=list(scan.polygons), crs=ds.crs)
+    pred_polys = inputs.polygons_in_area(pred_frame, area, crs, path.name)
+    curve = scan.histogram.pr_curve()
+    return _Sides(pred_polys, ref_polys, area, scan.counts, scan.grid, curve, warnings + scan.notes)
 
 
 def _polygon_frame(source: PolygonInput, role: str) -> tuple[gpd.GeoDataFrame, str]:

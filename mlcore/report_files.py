@@ -140,7 +140,8 @@ def plot_area_frequency(freq: dict[str, AreaFrequency], paths: list[Path]) -> No
         ax.plot(centres[shown], density[shown], "o", color=colour, label=f"{label} (n={f.n})")
         if f.tail is not None:
             tail_n_share = f.tail.n_tail / f.n
-            xs = np.logspace(np.log10(f.tail.xmin_m2), np.log10(f.bin_edges_m2[-1]), 50)
+            largest = f.bin_edges_m2[int(np.flatnonzero(f.counts)[-1]) + 1]
+            xs = np.logspace(np.log10(f.tail.xmin_m2), np.log10(largest), 50)
             # The tail's own density, rescaled to the whole inventory's p(A).
             ys = tail_n_share * (f.tail.alpha - 1) / f.tail.xmin_m2
             ys = ys * (xs / f.tail.xmin_m2) ** -f.tail.alpha
