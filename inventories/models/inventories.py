@@ -31,6 +31,22 @@ class Inventory(models.Model):
         blank=True,
         related_name="predicted_inventories",
     )
+    probability_scene = models.ForeignKey(
+        "Scene",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="predicted_inventories",
+        help_text="The probability map this predicted inventory was vectorised from.",
+    )
+    source_scene = models.ForeignKey(
+        "Scene",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The scene a model predicted this inventory on.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
     )

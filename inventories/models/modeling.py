@@ -59,6 +59,7 @@ class AccuracyReport(models.Model):
         "Inventory", on_delete=models.CASCADE, related_name="reports_as_reference"
     )
     evaluation_area = models.MultiPolygonField(srid=4326, null=True, blank=True)
+    iou_threshold = models.FloatField(default=0.5)
     figures = models.JSONField(default=dict)
     directory = models.CharField(max_length=500, blank=True, help_text="Under MEDIA_ROOT.")
     created_by = models.ForeignKey(
