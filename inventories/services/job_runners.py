@@ -12,6 +12,7 @@ from inventories.models import Job
 from inventories.services.files import media_path, remove_upload
 from inventories.services.inventories import inventory_import
 from inventories.services.jobs import JobContext
+from inventories.services.reports import run_report
 from inventories.services.scenes import scene_import
 
 
@@ -63,4 +64,5 @@ def run_import_inventory(job: Job, ctx: JobContext) -> dict:
 RUNNERS: dict[str, Callable[[Job, JobContext], dict]] = {
     Job.Kind.IMPORT_SCENE: run_import_scene,
     Job.Kind.IMPORT_INVENTORY: run_import_inventory,
+    Job.Kind.REPORT: run_report,
 }

@@ -1,0 +1,157 @@
+"""Report pages: the project's reports (and the form that starts one), one report, a comparison.
+
+Reads go through selectors; the form starts reports through the API, like
+every other write from a page.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from inventories.errors import InvalidInput, NotFound
+from inventories.models import Inventory, MappedExtent, Project, Scene
+from inventories.permissions import Action, can
+from inventories.selectors.projects import project_get
+from inventories.selectors.report_tables import report_comparison, report_tables
+from inventories.selectors.reports import (
+    LAYERS,
+    REPORT_FILES,
+    report_files,
+    report_get,
+    reports_of_project,
+    reports_to_compare,
+)
+
+PLOTS = [
+    ("areafreq.png", "Area-frequency distributions of both inventories (log-log), fitted tails"),
+    ("pr_curve.png", "Precision-recall curve of the probability map"),
+]
+
+
+def _project(request, pk: int) -> Project:
+    try:
+        return project_get(user=request.user, pk=pk)
+    except NotFound:
+        raise Http404("No such project.") from None
+
+
+@login_required
+@ensure_csrf_cookie
+def report_list(request, pk: int):
+    project = _project(request, pk)
+    inventories = list(project.inventories.order_by("name"))
+    splits: dict[int, list[str]] = {inv.pk: [] for inv in inventories}
+    for inventory_id, split in (
+        MappedExtent.objects.filter(inventory__project=project)
+        .values_list("inventory_id", "split")
+        .distinct()
+    ):
+        splits[inventory_id].append(split)
+    scene = project.scenes.filter(kind=Scene.Kind.OPTICAL).first()
+    config = {
+        "project": project.pk,
+        "splits": splits,
+        "reportsUrl": reverse("project-reports", args=[project.pk]),
+        "sceneTiles": _tiles(scene),
+    }
+    context = {
+        "project": project,
+        "reports": reports_of_project(project=project),
+        "can_manage": can(request.user, project, Action.MANAGE),
+        "predicted_choices": _by_kind(inventories, Inventory.Kind.PREDICTED),
+        "reference_choices": _by_kind(inventories, Inventory.Kind.REFERENCE),
+        "split_choices": MappedExtent.Split.choices,
+        "config": config,
+    }
+    return render(request, "inventories/report_list.html", context)
+
+
+def _by_kind(inventories: list[Inventory], first: str) -> list[Inventory]:
+    """The inventories of the expected kind first; any inventory may take either role."""
+    return sorted(inventories, key=lambda inv: (inv.kind != first, inv.name))
+
+
+def _tiles(scene: Scene | None) -> str | None:
+    if scene is None:
+        return None
+    return f"/api/scenes/{scene.pk}/tiles/{{z}}/{{x}}/{{y}}.png"
+
+
+@login_required
+def report_detail(request, pk: int, report_pk: int):
+    project = _project(request, pk)
+    try:
+        report = report_get(user=request.user, pk=report_pk, project=project)
+    except NotFound:
+        raise Http404("No such report.") from None
+    names = report_files(report=report)
+    downloads = [
+        {"title": REPORT_FILES[n].title, "url": reverse("report-file", args=[report.pk, n])}
+        for n in names
+        if not n.endswith(".png")
+    ]
+    plots = [
+        {"caption": caption, "url": reverse("report-file", args=[report.pk, n])}
+        for n, caption in PLOTS
+        if n in names
+    ]
+    predicted = report.predicted
+    scene = predicted.source_scene or predicted.probability_scene
+    config = {
+        "layers": {name: reverse("report-layer", args=[report.pk, name]) for name in LAYERS},
+        "area": json.loads(report.evaluation_area.geojson) if report.evaluation_area else None,
+        "footprint": json.loads(scene.footprint.geojson) if scene else None,
+        "sceneName": scene.name if scene else None,
+        "sceneTiles": _tiles(scene),
+    }
+    siblings = reports_of_project(project=project).filter(reference=report.reference)
+    context = {
+        "project": project,
+        "report": report,
+        "scarp": report.figures.get("scarp", {}),
+        "tables": report_tables(report.figures),
+        "warnings": report.figures.get("warnings", []),
+        "downloads": downloads,
+        "plots": plots,
+        "others": siblings.exclude(pk=report.pk),
+        "config": config,
+    }
+    return render(request, "inventories/report_detail.html", context)
+
+
+@login_required
+def report_compare(request, pk: int):
+    """?reports=1,2,3 (or repeated): reports on one reference inventory, side by side."""
+    project = _project(request, pk)
+    raw = ",".join(request.GET.getlist("reports"))
+    try:
+        ids = [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        ids = []
+    try:
+        reports = reports_to_compare(user=request.user, project=project, ids=ids)
+    except NotFound:
+        raise Http404("No such report.") from None
+    except InvalidInput as exc:
+        context = {"project": project, "error": exc.message}
+        return render(request, "inventories/report_compare.html", context, status=400)
+    plots = []
+    for r in reports:
+        names = report_files(report=r)
+        urls = {n: reverse("report-file", args=[r.pk, n]) for n, _ in PLOTS if n in names}
+        plots.append(
+            {"report": r, "areafreq": urls.get("areafreq.png"), "pr": urls.get("pr_curve.png")}
+        )
+    context = {
+        "project": project,
+        "reference": reports[0].reference,
+        "comparison": report_comparison(reports),
+        "plots": plots,
+    }
+    return render(request, "inventories/report_compare.html", context)
