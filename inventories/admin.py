@@ -79,6 +79,20 @@ class MappedExtentAdmin(GISModelAdmin):
     list_filter = ["split"]
 
 
+@admin.action(description="Retrain on the project's current reference data")
+def retrain_versions(modeladmin, request, queryset):
+    from inventories.errors import DomainError
+    from inventories.services.training import model_retrain
+
+    for version in queryset:
+        try:
+            job = model_retrain(parent=version, user=request.user)
+        except DomainError as exc:
+            modeladmin.message_user(request, f"{version.name}: {exc.message}", level="error")
+        else:
+            modeladmin.message_user(request, f"{version.name}: retraining queued as job {job.pk}.")
+
+
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
     list_display = [
@@ -92,6 +106,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "architecture", "project"]
     readonly_fields = ["checkpoint_sha256", "directory"]
+    actions = [retrain_versions]
 
 
 @admin.register(Job)

@@ -4,10 +4,31 @@ acks_late with reject_on_worker_lost: a job whose worker dies is delivered
 again and resumes; `job_run` counts the attempts and fails it past the limit.
 """
 
+import multiprocessing
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from celery import shared_task
 from celery.signals import worker_ready
 
 from inventories.services.jobs import job_run, jobs_reap
+
+
+@contextmanager
+def _children_allowed() -> Iterator[None]:
+    """Let a prefork child start processes (PyTorch DataLoader workers) for one task.
+
+    Celery's pool children are daemonic, and multiprocessing refuses children
+    to daemons. The loader joins its workers before training returns, so
+    nothing outlives the task.
+    """
+    process = multiprocessing.current_process()
+    daemon = process._config.get("daemon")
+    process._config["daemon"] = False
+    try:
+        yield
+    finally:
+        process._config["daemon"] = daemon
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
@@ -17,7 +38,8 @@ def run_default_job(self, job_id: int) -> None:
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
 def run_gpu_job(self, job_id: int) -> None:
-    job_run(job_id, worker=self.request.hostname or "")
+    with _children_allowed():
+        job_run(job_id, worker=self.request.hostname or "")
 
 
 @worker_ready.connect

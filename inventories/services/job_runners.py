@@ -14,6 +14,7 @@ from inventories.services.inventories import inventory_import
 from inventories.services.jobs import JobContext
 from inventories.services.reports import run_report
 from inventories.services.scenes import scene_import
+from inventories.services.training import run_train
 
 
 def run_import_scene(job: Job, ctx: JobContext) -> dict:
@@ -65,4 +66,5 @@ RUNNERS: dict[str, Callable[[Job, JobContext], dict]] = {
     Job.Kind.IMPORT_SCENE: run_import_scene,
     Job.Kind.IMPORT_INVENTORY: run_import_inventory,
     Job.Kind.REPORT: run_report,
+    Job.Kind.TRAIN: run_train,
 }

@@ -1,0 +1,104 @@
+"""The model registry: versions, training, promotion, retraining, curves."""
+
+from __future__ import annotations
+
+from django.http import FileResponse, Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from inventories.api.base import ProjectScopedViewSet
+from inventories.api.serializers import JobSerializer
+from inventories.models import ModelVersion, Project
+from inventories.permissions import Action
+from inventories.selectors.projects import project_get
+from inventories.services.files import media_path
+from inventories.services.training import model_promote, model_retrain, training_start
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "id",
+            "project",
+            "name",
+            "architecture",
+            "encoder",
+            "hyperparameters",
+            "input_bands",
+            "normalisation",
+            "data_snapshot",
+            "parent",
+            "metrics",
+            "checkpoint_sha256",
+            "status",
+            "promoted",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class TrainingRequestSerializer(serializers.Serializer):
+    project = serializers.IntegerField()
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    arch = serializers.CharField(default="unet")
+    encoder = serializers.CharField(default="resnet34")
+    places = serializers.ListField(
+        child=serializers.ListField(child=serializers.IntegerField(), min_length=1),
+        min_length=1,
+        help_text="Each place: scene ids stacked as bands on the first one's grid.",
+    )
+    inventories = serializers.ListField(
+        child=serializers.IntegerField(), required=False, help_text="Default: all references."
+    )
+    hyperparameters = serializers.DictField(required=False, default=dict)
+
+
+class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectScopedViewSet):
+    queryset = ModelVersion.objects.select_related("project", "parent")
+    serializer_class = ModelVersionSerializer
+
+    @extend_schema(request=TrainingRequestSerializer, responses={202: JobSerializer})
+    def create(self, request):
+        serializer = TrainingRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        project: Project = project_get(user=request.user, pk=data["project"], action=Action.MANAGE)
+        job = training_start(
+            project=project,
+            user=request.user,
+            name=data["name"],
+            places=data["places"],
+            arch=data["arch"],
+            encoder=data["encoder"],
+            inventories=data.get("inventories"),
+            hyperparameters=data["hyperparameters"],
+        )
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={200: ModelVersionSerializer})
+    @action(detail=True, methods=["post"])
+    def promote(self, request, pk=None):
+        version = self.get_object()
+        self.require(version, Action.MANAGE)
+        return Response(ModelVersionSerializer(model_promote(version=version)).data)
+
+    @extend_schema(request=None, responses={202: JobSerializer})
+    @action(detail=True, methods=["post"])
+    def retrain(self, request, pk=None):
+        version = self.get_object()
+        self.require(version, Action.MANAGE)
+        job = model_retrain(parent=version, user=request.user)
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"], url_path="curves.png")
+    def curves(self, request, pk=None):
+        version = self.get_object()
+        path = media_path(f"{version.directory}/curves.png") if version.directory else None
+        if path is None or not path.exists():
+            raise Http404("No curves yet: they appear after the first epoch.")
+        return FileResponse(path.open("rb"), content_type="image/png")

@@ -1,0 +1,293 @@
+"""Training models as jobs, the model registry's writes, and retraining.
+
+The web side only gathers rows into plain inputs (raster paths the server
+wrote, GeoDataFrames of landslides and mapped extents) and hands them to
+mlcore.train; a retried job resumes from the model directory's last checkpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Max, Q
+
+from inventories.errors import InvalidInput
+from inventories.models import Inventory, Job, Landslide, MappedExtent, ModelVersion, Project, Scene
+from inventories.services.files import media_path
+from inventories.services.geometry import to_shapely
+from inventories.services.inventories import inventory_frame
+from inventories.services.jobs import JobCancelled, JobContext, job_create
+from mlcore.data import SceneSpec, label_scenes
+from mlcore.models import ModelConfig
+from mlcore.train import EpochReport, TrainingCancelled, train
+from mlcore.trainconfig import TrainConfig
+
+# What a user may set; everything else keeps mlcore's defaults.
+HYPERPARAMETERS = (
+    "epochs",
+    "batch_size",
+    "chip_size",
+    "chips_per_epoch",
+    "lr",
+    "weight_decay",
+    "loss",
+    "schedule",
+    "seed",
+    "early_stopping_patience",
+    "max_val_chips",
+)
+MODEL_FIELDS = ("encoder_depth", "base_channels")
+
+
+def _places(project: Project, places: list[list[int]]) -> list[list[Scene]]:
+    if not places or not all(places):
+        raise InvalidInput("Choose at least one scene to train on.")
+    wanted = {pk for place in places for pk in place}
+    scenes = {s.pk: s for s in Scene.objects.filter(project=project, pk__in=wanted)}
+    missing = wanted - scenes.keys()
+    if missing:
+        raise InvalidInput(f"No scene {sorted(missing)[0]} in {project.name}.")
+    return [[scenes[pk] for pk in place] for place in places]
+
+
+def _inventories(project: Project, ids: list[int] | None) -> list[Inventory]:
+    queryset = project.inventories.filter(kind=Inventory.Kind.REFERENCE)
+    if ids:
+        queryset = project.inventories.filter(pk__in=ids)
+        if queryset.count() != len(set(ids)):
+            raise InvalidInput(f"Some of the chosen inventories are not in {project.name}.")
+    inventories = list(queryset.order_by("pk"))
+    if not inventories:
+        raise InvalidInput(f"{project.name} has no reference inventory to learn from.")
+    splits = set(
+        MappedExtent.objects.filter(inventory__in=inventories).values_list("split", flat=True)
+    )
+    for needed in ("train", "validation"):
+        if needed not in splits:
+            raise InvalidInput(
+                f"The chosen inventories have no mapped extent marked {needed!r}; draw one (or "
+                "change an extent's split) so training knows where the labels are complete."
+            )
+    return inventories
+
+
+def _snapshot(places: list[list[Scene]], inventories: list[Inventory]) -> dict[str, Any]:
+    """What the model learnt from, with enough detail to tell later whether data changed."""
+    stats = {
+        row["pk"]: row
+        for row in Inventory.objects.filter(pk__in=[i.pk for i in inventories])
+        .annotate(
+            n_landslides=Count("landslides", filter=~Q(landslides__review_state="rejected")),
+            last_change=Max("changes__id"),
+        )
+        .values("pk", "n_landslides", "last_change")
+    }
+    return {
+        "places": [
+            [{"id": s.pk, "name": s.name, "kind": s.kind, "bands": s.band_names} for s in place]
+            for place in places
+        ],
+        "inventories": [
+            {
+                "id": inv.pk,
+                "name": inv.name,
+                "landslides": stats[inv.pk]["n_landslides"],
+                "last_change": stats[inv.pk]["last_change"],
+                "extents": dict(
+                    inv.mapped_extents.values_list("split").annotate(n=Count("id")).order_by()
+                ),
+            }
+            for inv in inventories
+        ],
+    }
+
+
+def training_start(
+    *,
+    project: Project,
+    user,
+    name: str,
+    places: list[list[int]],
+    arch: str = "unet",
+    encoder: str = "resnet34",
+    inventories: list[int] | None = None,
+    hyperparameters: dict[str, Any] | None = None,
+    parent: ModelVersion | None = None,
+) -> Job:
+    """Check the request, record a ModelVersion in state training, and queue the job."""
+    hyper = dict(hyperparameters or {})
+    unknown = set(hyper) - set(HYPERPARAMETERS) - set(MODEL_FIELDS)
+    if unknown:
+        raise InvalidInput(
+            f"Unknown training option(s): {', '.join(sorted(unknown))}. "
+            f"Known: {', '.join(HYPERPARAMETERS + MODEL_FIELDS)}."
+        )
+    scene_places = _places(project, places)
+    chosen = _inventories(project, inventories)
+    config = _train_config(arch, encoder, scene_places, hyper)
+    config.validate()  # refuses a bad architecture, encoder or value now, not in the job
+    with transaction.atomic():
+        version = ModelVersion.objects.create(
+            project=project,
+            name=name.strip() or f"{arch}-{encoder}",
+            architecture=arch,
+            encoder=encoder,
+            hyperparameters=hyper,
+            data_snapshot=_snapshot(scene_places, chosen),
+            parent=parent,
+            created_by=user,
+        )
+        version.directory = f"models/{version.pk}"
+        version.save(update_fields=["directory"])
+        return job_create(
+            project=project,
+            kind=Job.Kind.TRAIN,
+            user=user,
+            params={"model_version": version.pk},
+        )
+
+
+def _train_config(
+    arch: str, encoder: str, places: list[list[Scene]], hyper: dict[str, Any]
+) -> TrainConfig:
+    channels = sum(s.band_count for s in places[0])
+    model = ModelConfig(
+        arch=arch,
+        encoder=encoder,
+        in_channels=channels,
+        **{k: hyper[k] for k in MODEL_FIELDS if k in hyper},
+    )
+    options = {k: hyper[k] for k in HYPERPARAMETERS if k in hyper}
+    return TrainConfig(
+        model=model,
+        num_workers=settings.SCARP_TRAIN_LOADER_WORKERS,
+        device=settings.SCARP_TRAIN_DEVICE,
+        **options,
+    )
+
+
+def _labels(inventories: list[Inventory]) -> list[gpd.GeoDataFrame]:
+    """Reference polygons; rejected ones (a review said: not a landslide) are left out."""
+    frames = []
+    for inventory in inventories:
+        frame = inventory_frame(inventory)
+        if "review_state" in frame.columns:
+            frame = frame[frame["review_state"] != Landslide.Review.REJECTED]
+        frames.append(frame[["geometry"]])
+    return frames
+
+
+def _extents(inventories: list[Inventory]) -> gpd.GeoDataFrame:
+    rows = MappedExtent.objects.filter(inventory__in=inventories).order_by("pk")
+    return gpd.GeoDataFrame(
+        {"split": [e.split for e in rows]},
+        geometry=[to_shapely(e.geometry) for e in rows],
+        crs="EPSG:4326",
+    )
+
+
+def run_train(job: Job, ctx: JobContext) -> dict:
+    version = ModelVersion.objects.get(pk=job.params["model_version"])
+    snapshot = version.data_snapshot
+    places = [[Scene.objects.get(pk=s["id"]) for s in place] for place in snapshot["places"]]
+    inventories = list(Inventory.objects.filter(pk__in=[i["id"] for i in snapshot["inventories"]]))
+    config = _train_config(version.architecture, version.encoder, places, version.hyperparameters)
+    specs = [SceneSpec([s.path for s in place]) for place in places]
+    ctx.progress(0.01, "Reading labels and extents", force=True)
+    labelled = label_scenes(specs, _labels(inventories), [_extents(inventories)])
+    out_dir = media_path(version.directory)
+    history: list[dict] = list(version.metrics.get("history", []))
+    if history:
+        ctx.log(f"Resuming after epoch {history[-1]['epoch']} from the last checkpoint.")
+
+    def on_epoch(report: EpochReport) -> None:
+        row = report.to_dict()
+        history[:] = [h for h in history if h["epoch"] < report.epoch] + [row]
+        ModelVersion.objects.filter(pk=version.pk).update(metrics={"history": history})
+        ctx.log(
+            f"epoch {report.epoch}/{report.epochs}: loss {report.train_loss:.4f}, "
+            f"val loss {report.val_loss:.4f}, F1 {report.best_f1:.3f}"
+        )
+        ctx.progress(
+            report.epoch / report.epochs,
+            f"Epoch {report.epoch}/{report.epochs}, validation F1 {report.best_f1:.3f}",
+            force=True,
+        )
+
+    try:
+        result = train(
+            config, labelled, labelled, out_dir, on_epoch=on_epoch, should_stop=ctx.cancelled
+        )
+    except TrainingCancelled:
+        ModelVersion.objects.filter(pk=version.pk).update(status=ModelVersion.Status.FAILED)
+        raise JobCancelled() from None
+    except BaseException:
+        ModelVersion.objects.filter(pk=version.pk).update(status=ModelVersion.Status.FAILED)
+        raise
+    return _record_result(version, result, out_dir)
+
+
+def _record_result(version: ModelVersion, result, out_dir) -> dict:
+    from mlcore.modeldir import read_config
+
+    config = read_config(out_dir)
+    best = next(h for h in result.history if h["epoch"] == result.best_epoch)
+    metrics = {
+        "history": result.history,
+        "best_epoch": result.best_epoch,
+        "epochs_run": result.epochs_run,
+        "stopped_early": result.stopped_early,
+        "threshold": result.best_threshold,
+        "f1": result.best_f1,
+        "iou": best.get("best_iou"),
+        "precision": best.get("best_precision"),
+        "recall": best.get("best_recall"),
+        "f1_at_0_5": best.get("f1"),
+    }
+    ModelVersion.objects.filter(pk=version.pk).update(
+        status=ModelVersion.Status.READY,
+        metrics=metrics,
+        checkpoint_sha256=result.checkpoint_sha256,
+        input_bands=config["input"]["bands"],
+        normalisation=config["input"],
+    )
+    return {"model_version": version.pk, "f1": result.best_f1, "epochs": result.epochs_run}
+
+
+def model_promote(*, version: ModelVersion) -> ModelVersion:
+    """Make this version the project's promoted model (the one prediction uses by default)."""
+    if version.status != ModelVersion.Status.READY:
+        raise InvalidInput(
+            f"{version.name} is not ready ({version.status}); only a ready model can be promoted."
+        )
+    with transaction.atomic():
+        ModelVersion.objects.filter(project=version.project, promoted=True).update(promoted=False)
+        version.promoted = True
+        version.save(update_fields=["promoted"])
+    return version
+
+
+def model_retrain(*, parent: ModelVersion, user) -> Job:
+    """A child version: the parent's configuration on the project's current reference data.
+
+    Polygons accepted in review are in the reference inventories; rejected ones are left out.
+    """
+    places = [[s["id"] for s in place] for place in parent.data_snapshot.get("places", [])]
+    existing = set(Scene.objects.filter(project=parent.project).values_list("pk", flat=True))
+    if not places or any(pk not in existing for place in places for pk in place):
+        raise InvalidInput(
+            f"A scene {parent.name} was trained on no longer exists; start a new training instead."
+        )
+    return training_start(
+        project=parent.project,
+        user=user,
+        name=f"{parent.name} (retrained)",
+        places=places,
+        arch=parent.architecture,
+        encoder=parent.encoder,
+        hyperparameters=parent.hyperparameters,
+        parent=parent,
+    )

@@ -1,0 +1,49 @@
+"""Pages of the model registry: list, train, compare, promote, retrain."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, render
+
+from inventories.models import Job, ModelVersion
+from inventories.permissions import Action, can
+from inventories.selectors.models import metrics_beside_parent, model_versions, training_places
+from inventories.views import _project
+from mlcore.models import ARCHITECTURES
+
+
+@login_required
+def model_list(request, pk: int):
+    project = _project(request, pk)
+    versions = model_versions(project=project)
+    places = training_places(project=project)
+    jobs = Job.objects.filter(project=project, kind=Job.Kind.TRAIN).order_by("-created_at")[:10]
+    context = {
+        "project": project,
+        "versions": versions,
+        "places": places,
+        "places_json": json.dumps([[p.scene.pk] + [e.pk for e in p.elevation] for p in places]),
+        "inventories": project.inventories.filter(kind="reference"),
+        "architectures": ARCHITECTURES,
+        "jobs": jobs,
+        "can_manage": can(request.user, project, Action.MANAGE),
+    }
+    return render(request, "inventories/model_list.html", context)
+
+
+@login_required
+def model_detail(request, pk: int, version_pk: int):
+    project = _project(request, pk)
+    version = get_object_or_404(ModelVersion, project=project, pk=version_pk)
+    context = {
+        "project": project,
+        "version": version,
+        "rows": metrics_beside_parent(version),
+        "history": version.metrics.get("history", []),
+        "can_manage": can(request.user, project, Action.MANAGE),
+        "snapshot": json.dumps(version.data_snapshot, indent=2),
+        "hyper": json.dumps(version.hyperparameters, indent=2),
+    }
+    return render(request, "inventories/model_detail.html", context)
