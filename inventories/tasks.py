@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from celery import shared_task
 from celery.signals import worker_ready
 
-from inventories.services.jobs import job_run, jobs_reap
+from inventories.services.jobs import job_continue, job_fail, job_run, jobs_reap
 
 
 @contextmanager
@@ -46,3 +46,24 @@ def run_gpu_job(self, job_id: int) -> None:
 def _reap_jobs_of_previous_run(sender, **kwargs) -> None:
     """Jobs still marked running under this worker's name died with its previous run."""
     jobs_reap(worker=sender.hostname)
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
+def predict_block(self, job_id: int, block: dict) -> None:
+    """One window block of a split prediction; any worker on the gpu queue may take it."""
+    from inventories.services.prediction import block_predict
+
+    try:
+        with _children_allowed():
+            block_predict(job_id, block)
+    except Exception as exc:
+        job_fail(job_id, f"A prediction block failed: {exc}")
+        raise
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
+def finish_prediction(self, job_id: int) -> None:
+    """After the last block: merge, vectorise and store, as a single run would."""
+    from inventories.services.prediction import blocks_finish
+
+    job_continue(job_id, blocks_finish)

@@ -106,6 +106,7 @@ SCARP_MAX_VECTOR_BYTES = envint("SCARP_MAX_VECTOR_BYTES", str(2 * 1024**3))
 SCARP_MAX_VECTOR_FEATURES = envint("SCARP_MAX_VECTOR_FEATURES", "1000000")
 # "auto" uses CUDA when present; "cuda" on a machine without one is an error, never a silent CPU run.
 SCARP_TRAIN_DEVICE = envstr("SCARP_TRAIN_DEVICE", "auto")
+SCARP_PREDICT_BLOCK_SIZE = envint("SCARP_PREDICT_BLOCK_SIZE", "2048")
 SCARP_TRAIN_LOADER_WORKERS = envint("SCARP_TRAIN_LOADER_WORKERS", "2")
 SCARP_JOB_MAX_ATTEMPTS = envint("SCARP_JOB_MAX_ATTEMPTS", "3")
 SCARP_JOB_STALE_SECONDS = envint("SCARP_JOB_STALE_SECONDS", "600")
@@ -116,6 +117,8 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "inventories.tasks.run_gpu_job": {"queue": "gpu"},
     "inventories.tasks.run_default_job": {"queue": "default"},
+    "inventories.tasks.predict_block": {"queue": "gpu"},
+    "inventories.tasks.finish_prediction": {"queue": "default"},
 }
 # A job survives the death of the worker running it: the message is only
 # acknowledged when the task returns, and a lost worker puts it back.

@@ -15,6 +15,7 @@ from inventories.models import ModelVersion, Project
 from inventories.permissions import Action
 from inventories.selectors.projects import project_get
 from inventories.services.files import media_path
+from inventories.services.prediction import prediction_start
 from inventories.services.training import model_promote, model_retrain, training_start
 
 
@@ -57,6 +58,19 @@ class TrainingRequestSerializer(serializers.Serializer):
     hyperparameters = serializers.DictField(required=False, default=dict)
 
 
+class PredictionRequestSerializer(serializers.Serializer):
+    scenes = serializers.ListField(
+        child=serializers.IntegerField(),
+        min_length=1,
+        help_text="Scene ids of one place, in the order the model was trained on.",
+    )
+    threshold = serializers.FloatField(required=False, allow_null=True, default=None)
+    min_area_m2 = serializers.FloatField(required=False, default=0.0)
+    split = serializers.BooleanField(
+        required=False, default=False, help_text="Spread window blocks over several workers."
+    )
+
+
 class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectScopedViewSet):
     queryset = ModelVersion.objects.select_related("project", "parent")
     serializer_class = ModelVersionSerializer
@@ -92,6 +106,24 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Proj
         version = self.get_object()
         self.require(version, Action.MANAGE)
         job = model_retrain(parent=version, user=request.user)
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=PredictionRequestSerializer, responses={202: JobSerializer})
+    @action(detail=True, methods=["post"])
+    def predict(self, request, pk=None):
+        version = self.get_object()
+        self.require(version, Action.MANAGE)
+        serializer = PredictionRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        job = prediction_start(
+            version=version,
+            scene_ids=data["scenes"],
+            user=request.user,
+            threshold=data["threshold"],
+            min_area_m2=data["min_area_m2"],
+            split=data["split"],
+        )
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})

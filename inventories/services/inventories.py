@@ -68,14 +68,17 @@ def inventory_import(
                 source_crs=parsed.source_crs,
                 created_by=user,
             )
-            _bulk_insert(inventory, frame, user=user, progress=progress)
+            landslides_bulk_insert(inventory, frame, user=user, progress=progress)
     except IntegrityError:
         raise InvalidInput(f"{project.name} already has an inventory named {name!r}.") from None
     progress(1.0, f"Imported {len(frame)} landslides ({len(parsed.repaired)} repaired)")
     return inventory
 
 
-def _bulk_insert(inventory: Inventory, frame: gpd.GeoDataFrame, *, user, progress: Progress):
+def landslides_bulk_insert(
+    inventory: Inventory, frame: gpd.GeoDataFrame, *, user, progress: Progress = _no_progress
+) -> None:
+    """Insert a frame (EPSG:4326 MultiPolygons, area_m2, repaired, attribute columns) in batches."""
     attribute_columns = [c for c in frame.columns if c not in ("geometry", "area_m2", "repaired")]
     total = len(frame)
     for start in range(0, total, BATCH):

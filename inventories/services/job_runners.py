@@ -12,6 +12,7 @@ from inventories.models import Job
 from inventories.services.files import media_path, remove_upload
 from inventories.services.inventories import inventory_import
 from inventories.services.jobs import JobContext
+from inventories.services.prediction import run_predict
 from inventories.services.reports import run_report
 from inventories.services.scenes import scene_import
 from inventories.services.training import run_train
@@ -67,4 +68,5 @@ RUNNERS: dict[str, Callable[[Job, JobContext], dict]] = {
     Job.Kind.IMPORT_INVENTORY: run_import_inventory,
     Job.Kind.REPORT: run_report,
     Job.Kind.TRAIN: run_train,
+    Job.Kind.PREDICT: run_predict,
 }

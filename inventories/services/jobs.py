@@ -136,16 +136,42 @@ def job_run(job_id: int, *, worker: str = "") -> None:
             job.log += f"Attempt {job.attempts}: the previous worker was lost; resuming.\n"
         job.save()
 
-    runner: Callable[[Job, JobContext], dict] = RUNNERS[job.kind]
+    _record_outcome(job, lambda ctx: RUNNERS[job.kind](job, ctx))
+
+
+class JobDetached(Exception):
+    """The runner handed the rest of the work to other tasks; the last one records the end."""
+
+
+def job_continue(job_id: int, step: Callable[[Job, JobContext], dict]) -> None:
+    """Run the final step of a detached job (e.g. merging prediction blocks) and record the end."""
+    job = Job.objects.filter(pk=job_id, state=Job.State.RUNNING).first()
+    if job is None:
+        return
+    if job.cancel_requested:
+        _finish(job, Job.State.CANCELLED, message="Cancelled.")
+        return
+    _record_outcome(job, lambda ctx: step(job, ctx))
+
+
+def job_fail(job_id: int, error: str) -> None:
+    job = Job.objects.filter(pk=job_id).first()
+    if job is not None and job.is_active:
+        _finish(job, Job.State.FAILED, error=error)
+
+
+def _record_outcome(job: Job, work: Callable[[JobContext], dict]) -> None:
     ctx = JobContext(job)
     try:
-        result = runner(job, ctx) or {}
+        result = work(ctx) or {}
+    except JobDetached:
+        return
     except JobCancelled:
         _finish(job, Job.State.CANCELLED, message="Cancelled.")
     except (DomainError, MlcoreError) as exc:
         _finish(job, Job.State.FAILED, error=str(exc))
     except Exception as exc:  # noqa: BLE001 - record any crash on the row, never leave it running
-        logger.exception("Job %s crashed", job_id)
+        logger.exception("Job %s crashed", job.pk)
         _finish(
             job,
             Job.State.FAILED,

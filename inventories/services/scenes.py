@@ -84,7 +84,7 @@ def scene_import(
             scenes: list[Scene] = []
             for relative, scene_kind, scene_name, scene_bands in specs:
                 scenes.append(
-                    _create_scene(
+                    scene_register(
                         project=project,
                         relative=relative,
                         kind=scene_kind,
@@ -114,7 +114,8 @@ def _store_cog(source: Path, folder: str, written: list[Path], *, nodata: float 
     return relative
 
 
-def _create_scene(*, relative: str, band_names: list[str], **fields) -> Scene:
+def scene_register(*, relative: str, band_names: list[str], **fields) -> Scene:
+    """Describe a COG the server wrote under MEDIA_ROOT as a Scene row."""
     path = media_path(relative)
     info = rio.inspect_geotiff(path, max_samples=settings.SCARP_MAX_RASTER_SAMPLES)
     stats = rio.band_statistics(path)

@@ -1,0 +1,269 @@
+"""Predicting landslides over a scene with a trained model, on one worker or many.
+
+The probability map becomes a Scene (kind probability) and the polygons a
+predicted Inventory ready for review. A large scene can be split into window
+blocks that several workers predict in parallel; a last step merges them and
+vectorises, giving the same result as one worker.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import geopandas as gpd
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+
+from inventories.errors import InvalidInput
+from inventories.models import Inventory, Job, ModelVersion, Scene
+from inventories.services.files import media_path, new_relative_path, staged_files
+from inventories.services.inventories import landslides_bulk_insert
+from inventories.services.jobs import (
+    JobCancelled,
+    JobContext,
+    JobDetached,
+    job_continue,
+    job_create,
+)
+from inventories.services.scenes import scene_register
+from mlcore import vectors
+from mlcore.infer import (
+    InferenceConfig,
+    PredictionCancelled,
+    merge_blocks,
+    plan_blocks,
+    predict_block,
+    predict_scene,
+)
+from mlcore.tiling import Block
+from mlcore.vectorize import vectorize
+
+
+def _scenes(version: ModelVersion, scene_ids: list[int]) -> list[Scene]:
+    if not scene_ids:
+        raise InvalidInput(
+            "Choose the scene to predict (and its elevation layer if the model uses one)."
+        )
+    found = {s.pk: s for s in Scene.objects.filter(project=version.project, pk__in=scene_ids)}
+    if set(scene_ids) - found.keys():
+        raise InvalidInput(f"Some of the chosen scenes are not in {version.project.name}.")
+    return [found[pk] for pk in scene_ids]
+
+
+def _config() -> InferenceConfig:
+    return InferenceConfig(
+        device=settings.SCARP_TRAIN_DEVICE, block_size=settings.SCARP_PREDICT_BLOCK_SIZE
+    )
+
+
+def prediction_start(
+    *,
+    version: ModelVersion,
+    scene_ids: list[int],
+    user,
+    threshold: float | None = None,
+    min_area_m2: float = 0.0,
+    split: bool = False,
+) -> Job:
+    """Refuse what cannot work (model not ready, bands that do not fit) before queuing."""
+    if version.status != ModelVersion.Status.READY:
+        raise InvalidInput(f"{version.name} is not ready ({version.status}); train it first.")
+    if threshold is not None and not 0 < threshold < 1:
+        raise InvalidInput("The threshold must be between 0 and 1.")
+    if min_area_m2 < 0:
+        raise InvalidInput("The minimum area cannot be negative.")
+    scenes = _scenes(version, scene_ids)
+    # Reads only headers: a scene whose bands do not fit the model is refused here.
+    plan_blocks(media_path(version.directory), [s.path for s in scenes], _config())
+    return job_create(
+        project=version.project,
+        kind=Job.Kind.PREDICT,
+        user=user,
+        params={
+            "model_version": version.pk,
+            "scenes": scene_ids,
+            "threshold": threshold,
+            "min_area_m2": min_area_m2,
+            "split": split,
+        },
+    )
+
+
+def run_predict(job: Job, ctx: JobContext) -> dict:
+    """One worker predicts the whole scene; or, with `split`, fan the blocks out."""
+    version = ModelVersion.objects.get(pk=job.params["model_version"])
+    scenes = _scenes(version, job.params["scenes"])
+    if job.params.get("split"):
+        return _fan_out(job, ctx, version, scenes)
+    started = time.monotonic()
+
+    def progress(fraction: float, message: str) -> None:
+        elapsed = time.monotonic() - started
+        eta = f", about {elapsed * (1 - fraction) / fraction:.0f} s left" if fraction > 0.02 else ""
+        ctx.progress(fraction * 0.9, f"{message}{eta}")
+
+    relative = new_relative_path("scenes", ".tif")
+    with staged_files() as written:
+        written.append(media_path(relative))
+        try:
+            result = predict_scene(
+                media_path(version.directory),
+                [s.path for s in scenes],
+                media_path(relative),
+                config=_config(),
+                threshold=job.params.get("threshold"),
+                min_area_m2=job.params.get("min_area_m2") or 0.0,
+                expected_sha256=version.checkpoint_sha256,
+                polygons_path=None,
+                on_progress=progress,
+                should_stop=ctx.cancelled,
+            )
+        except PredictionCancelled:
+            raise JobCancelled() from None
+        ctx.progress(0.9, "Vectorising")
+        polygons = vectorize(
+            media_path(relative),
+            threshold=result.threshold,
+            min_area_m2=job.params.get("min_area_m2") or 0.0,
+        )
+        return _store(job, ctx, version, scenes, relative, polygons, result.threshold)
+
+
+def _store(job, ctx, version, scenes, relative, polygons: gpd.GeoDataFrame, threshold) -> dict:
+    """The probability Scene and the predicted Inventory, in one transaction."""
+    ctx.progress(0.95, f"Storing {len(polygons)} predicted landslides")
+    source = scenes[0]
+    with transaction.atomic():
+        probability = scene_register(
+            project=version.project,
+            relative=relative,
+            kind=Scene.Kind.PROBABILITY,
+            name=f"{version.name} on {source.name} (probability)",
+            band_names=["probability"],
+            phase=source.phase,
+            acquired_on=source.acquired_on,
+            original_filename="",
+            source=source,
+            user=job.created_by,
+        )
+        inventory = Inventory.objects.create(
+            project=version.project,
+            name=f"{version.name} on {source.name} (job {job.pk})",
+            kind=Inventory.Kind.PREDICTED,
+            status=Inventory.Status.IN_REVIEW,
+            model_version=version,
+            probability_scene=probability,
+            source_scene=source,
+            source_format="prediction",
+            source_crs=str(polygons.crs.to_string()) if polygons.crs else "",
+            created_by=job.created_by,
+        )
+        landslides_bulk_insert(inventory, _as_inventory_frame(polygons), user=job.created_by)
+    ctx.log(f"Predicted {len(polygons)} landslides at threshold {threshold:.2f}.")
+    return {
+        "inventory_id": inventory.pk,
+        "probability_scene_id": probability.pk,
+        "landslides": len(polygons),
+        "threshold": threshold,
+    }
+
+
+def _as_inventory_frame(polygons: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    frame = polygons.to_crs("EPSG:4326")
+    geometry = [vectors.repair_polygon(g)[0] for g in frame.geometry]
+    mean = frame["mean_prob"].astype(float).to_numpy() if len(frame) else np.array([])
+    return gpd.GeoDataFrame(
+        {
+            "area_m2": vectors.geodesic_area_m2(geometry) if geometry else [],
+            "repaired": [False] * len(frame),
+            "confidence": mean,
+            "mean_prob": mean,
+            "max_prob": frame["max_prob"].astype(float).to_numpy() if len(frame) else [],
+        },
+        geometry=geometry,
+        crs="EPSG:4326",
+    )
+
+
+def _fan_out(job, ctx, version, scenes) -> dict:
+    """Queue one task per window block; the task finishing the last block queues the merge.
+
+    Counting finished blocks on the Job row (under a row lock) needs no Celery
+    result backend, and a block delivered twice after a lost worker counts once.
+    """
+    from inventories import tasks
+
+    blocks = plan_blocks(media_path(version.directory), [s.path for s in scenes], _config())
+    folder = media_path(f"jobs/{job.pk}/blocks")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    Job.objects.filter(pk=job.pk).update(result={"blocks": len(blocks), "done": []})
+    ctx.log(f"Split into {len(blocks)} blocks for parallel workers.")
+    ctx.progress(0.02, f"{len(blocks)} blocks queued", force=True)
+
+    def send() -> None:
+        for block in blocks:
+            tasks.predict_block.apply_async(args=[job.pk, block.to_dict()], queue="gpu")
+
+    transaction.on_commit(send)
+    raise JobDetached()
+
+
+def block_predict(job_id: int, block: dict) -> None:
+    """Predict one block of a split job; the last block to finish queues the merge."""
+    from inventories import tasks
+
+    job = Job.objects.get(pk=job_id)
+    if not job.is_active:
+        return
+    if job.cancel_requested:
+        job_continue(job_id, lambda job, ctx: {})
+        return
+    version = ModelVersion.objects.get(pk=job.params["model_version"])
+    scenes = _scenes(version, job.params["scenes"])
+    path = predict_block(
+        media_path(version.directory),
+        [s.path for s in scenes],
+        Block.from_dict(block),
+        media_path(f"jobs/{job.pk}/blocks"),
+        config=_config(),
+    )
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job_id)
+        done = sorted(set(job.result.get("done", [])) | {str(path)})
+        total = job.result["blocks"]
+        job.result = {**job.result, "done": done}
+        job.progress = 0.02 + 0.8 * len(done) / total
+        job.message = f"{len(done)} of {total} blocks predicted"
+        job.save(update_fields=["result", "progress", "message"])
+        if len(done) == total:
+            transaction.on_commit(
+                lambda: tasks.finish_prediction.apply_async(args=[job_id], queue="default")
+            )
+
+
+def blocks_finish(job: Job, ctx: JobContext) -> dict:
+    """Merge the blocks into the probability COG, vectorise and store, as a single run would."""
+    version = ModelVersion.objects.get(pk=job.params["model_version"])
+    scenes = _scenes(version, job.params["scenes"])
+    relative = new_relative_path("scenes", ".tif")
+    threshold = job.params.get("threshold")
+    if threshold is None:
+        from mlcore.modeldir import read_config
+
+        threshold = float(read_config(media_path(version.directory)).get("threshold", 0.5))
+    with staged_files() as written:
+        written.append(media_path(relative))
+        ctx.progress(0.85, "Merging blocks", force=True)
+        merge_blocks(job.result["done"], [s.path for s in scenes], media_path(relative))
+        ctx.progress(0.9, "Vectorising", force=True)
+        polygons = vectorize(
+            media_path(relative),
+            threshold=threshold,
+            min_area_m2=job.params.get("min_area_m2") or 0.0,
+        )
+        result = _store(job, ctx, version, scenes, relative, polygons, threshold)
+    shutil.rmtree(media_path(f"jobs/{job.pk}"), ignore_errors=True)
+    return result
