@@ -45,5 +45,21 @@ def model_detail(request, pk: int, version_pk: int):
         "can_manage": can(request.user, project, Action.MANAGE),
         "snapshot": json.dumps(version.data_snapshot, indent=2),
         "hyper": json.dumps(version.hyperparameters, indent=2),
+        "places": _prediction_places(version),
     }
     return render(request, "inventories/model_detail.html", context)
+
+
+def _prediction_places(version: ModelVersion) -> list[dict[str, str]]:
+    """Scenes to predict on, stacked like the training places (imagery, then elevation)."""
+    uses_elevation = any(len(place) > 1 for place in version.data_snapshot.get("places", []))
+    places = []
+    for place in training_places(project=version.project):
+        scenes = [place.scene] + (place.elevation if uses_elevation else [])
+        places.append(
+            {
+                "ids": ",".join(str(s.pk) for s in scenes),
+                "label": " + ".join(s.name for s in scenes),
+            }
+        )
+    return places
