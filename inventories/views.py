@@ -6,11 +6,13 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
 
 from inventories.errors import NotFound
 from inventories.models import Job, Scene
 from inventories.permissions import Action, can, role_of
 from inventories.selectors.projects import project_get, projects_for_user
+from inventories.selectors.tiles import map_layers
 
 
 def _project(request, pk: int):
@@ -51,3 +53,14 @@ def job_list(request, pk: int):
     project = _project(request, pk)
     jobs = Job.objects.filter(project=project).select_related("created_by")[:200]
     return render(request, "inventories/job_list.html", {"project": project, "jobs": jobs})
+
+
+@login_required
+@ensure_csrf_cookie
+def project_map(request, pk: int):
+    """The map editor; it reads and writes everything else through the API."""
+    project = _project(request, pk)
+    config = map_layers(project=project)
+    config["user"] = request.user.get_username()
+    config["canEdit"] = can(request.user, project, Action.EDIT)
+    return render(request, "inventories/map.html", {"project": project, "config": config})

@@ -72,7 +72,9 @@ def _int_list(value: str | None, name: str) -> list[int] | None:
     try:
         return [int(part) for part in value.split(",")]
     except ValueError:
-        raise InvalidInput(f"{name} must be band numbers separated by commas, like 1,2,3.") from None
+        raise InvalidInput(
+            f"{name} must be band numbers separated by commas, like 1,2,3."
+        ) from None
 
 
 IMAGE_PARAMETERS = [
@@ -97,7 +99,11 @@ class SceneTileView(_TileView):
         if not tilesize.isdigit():
             raise InvalidInput("tilesize must be a whole number of pixels (256 or 512).")
         render.check_tile(z, x, y, int(tilesize))
-        scene = Scene.objects.filter(project__in=projects_for_user(request.user), pk=pk).first()
+        scene = (
+            Scene.objects.filter(project__in=projects_for_user(request.user), pk=pk)
+            .defer("footprint", "crs_wkt")  # not needed here, and parsing them costs per tile
+            .first()
+        )
         if scene is None:
             raise NotFound("No such scene.")
         query = request.query_params
@@ -111,8 +117,15 @@ class SceneTileView(_TileView):
             scene_name=scene.name,
         )
         stamp = "|".join(
-            [RENDER_VERSION, str(scene.pk), scene.file, str(scene.size_bytes),
-             scene.created_at.isoformat(), f"{z}/{x}/{y}@{tilesize}.{fmt}", style.key()]
+            [
+                RENDER_VERSION,
+                str(scene.pk),
+                scene.file,
+                str(scene.size_bytes),
+                scene.created_at.isoformat(),
+                f"{z}/{x}/{y}@{tilesize}.{fmt}",
+                style.key(),
+            ]
         )
         etag = '"' + hashlib.sha1(stamp.encode()).hexdigest() + '"'
         cached = _cached(request, etag, RASTER_CACHE)

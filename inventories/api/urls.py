@@ -7,7 +7,9 @@ from inventories.api.imagery import SceneUploadView, SceneViewSet
 from inventories.api.inventories import InventoryUploadView, InventoryViewSet
 from inventories.api.jobs import JobViewSet
 from inventories.api.landslides import LandslideViewSet, MappedExtentViewSet
+from inventories.api.models import ModelVersionViewSet
 from inventories.api.projects import MembershipViewSet, ProjectViewSet
+from inventories.api.reports import ReportViewSet
 from inventories.api.tiles import ExtentTileView, LandslideTileView, SceneTileView
 
 router = DefaultRouter()
@@ -17,6 +19,8 @@ router.register("inventories", InventoryViewSet, basename="inventory")
 router.register("landslides", LandslideViewSet, basename="landslide")
 router.register("extents", MappedExtentViewSet, basename="extent")
 router.register("jobs", JobViewSet, basename="job")
+router.register("models", ModelVersionViewSet, basename="modelversion")
+router.register("reports", ReportViewSet, basename="report")
 
 members = MembershipViewSet.as_view({"get": "list", "post": "create"})
 member = MembershipViewSet.as_view(
@@ -43,6 +47,7 @@ urlpatterns = [
         name="inventory-landslides",
     ),
     path("inventories/<int:inventory_pk>/extents/", inventory_extents, name="inventory-extents"),
+    path("inventories/<int:inventory_pk>/review/", include("inventories.api.review")),
     re_path(
         r"^scenes/(?P<pk>\d+)/tiles/(?P<z>\d+)/(?P<x>\d+)/(?P<y>\d+)\.(?P<fmt>png|webp)$",
         SceneTileView.as_view(),

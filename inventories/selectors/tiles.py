@@ -10,9 +10,11 @@ stays light and zooming in shows everything.
 
 from __future__ import annotations
 
+from django.contrib.gis.db.models import Extent
 from django.db import connection
 
-from inventories.models import Inventory
+from inventories.models import Inventory, Landslide, MappedExtent, Project
+from mlcore import render
 
 EXTENT = 4096
 BUFFER = 64
@@ -105,3 +107,62 @@ def _mvt(sql: str, params: dict) -> bytes:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     return bytes(row[0]) if row and row[0] is not None else b""
+
+
+def map_layers(*, project: Project) -> dict:
+    """What the map page offers: scenes with the presets each can show, inventories, bounds.
+
+    Which presets a scene supports is decided here from its band names, so
+    the page never offers a layer the tile endpoint would refuse.
+    """
+    scenes = []
+    for scene in project.scenes.order_by("phase", "kind", "name"):
+        (west, south, east, north) = scene.footprint.extent
+        scenes.append(
+            {
+                "id": scene.pk,
+                "name": scene.name,
+                "kind": scene.kind,
+                "phase": scene.phase,
+                "acquired_on": scene.acquired_on.isoformat() if scene.acquired_on else None,
+                "bands": scene.band_names,
+                "presets": render.available_presets(scene.band_names, scene.kind),
+                "defaultPreset": render.default_preset(scene.band_names, scene.kind),
+                "colormap": render.DEFAULT_COLORMAPS.get(scene.kind) or "gray",
+                "bounds": [[south, west], [north, east]],
+            }
+        )
+    inventories = [
+        {"id": inv.pk, "name": inv.name, "kind": inv.kind}
+        for inv in project.inventories.order_by("kind", "name")
+    ]
+    return {
+        "project": {"id": project.pk, "name": project.name},
+        "scenes": scenes,
+        "inventories": inventories,
+        "bounds": _project_bounds(project, scenes),
+        "presetLabels": render.PRESET_LABELS,
+        "colormaps": ["gray", *[c for c in render.SUGGESTED_COLORMAPS if c != "gray"]],
+        "choices": {
+            "landslide_type": Landslide.Type.choices,
+            "certainty": Landslide.Certainty.choices,
+            "review_state": Landslide.Review.choices,
+            "split": MappedExtent.Split.choices,
+        },
+    }
+
+
+def _project_bounds(project: Project, scenes: list[dict]) -> list[list[float]] | None:
+    """Where the map opens: the scenes, else the landslides, else the area of interest."""
+    if scenes:
+        south = min(s["bounds"][0][0] for s in scenes)
+        west = min(s["bounds"][0][1] for s in scenes)
+        north = max(s["bounds"][1][0] for s in scenes)
+        east = max(s["bounds"][1][1] for s in scenes)
+        return [[south, west], [north, east]]
+    extent = Landslide.objects.filter(inventory__project=project).aggregate(e=Extent("geometry"))
+    box = extent["e"] or (project.area_of_interest.extent if project.area_of_interest else None)
+    if box is None:
+        return None
+    west, south, east, north = box
+    return [[south, west], [north, east]]

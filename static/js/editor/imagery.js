@@ -1,0 +1,133 @@
+// Imagery layers: one scene shown with a band preset (or one band with a colour map),
+// its opacity, and a second scene to compare with by swiping.
+//
+// Which presets a scene offers comes from the server (its band names decide);
+// the page only builds the tile URL.
+
+const L = window.L;
+
+export function tileUrl(scene, { preset, band, colormap }) {
+  const params = new URLSearchParams({ preset });
+  if (preset === "single") {
+    params.set("bands", String(band || 1));
+    if (colormap) params.set("colormap", colormap);
+  }
+  return `/api/scenes/${scene.id}/tiles/{z}/{x}/{y}.png?${params}`;
+}
+
+function sceneLayer(scene, style, pane, opacity) {
+  return L.tileLayer(tileUrl(scene, style), {
+    pane,
+    opacity,
+    maxZoom: 24,
+    tileSize: 256,
+    bounds: L.latLngBounds(scene.bounds).pad(0.02),
+    className: `scene-${scene.id}`,
+  });
+}
+
+export class Imagery {
+  constructor(map, config, swipe) {
+    this.map = map;
+    this.config = config;
+    this.swipe = swipe;
+    this.scenes = new Map(config.scenes.map((s) => [String(s.id), s]));
+    this.base = null;
+    this.compare = null;
+    this.el = {
+      scene: document.getElementById("base-scene"),
+      preset: document.getElementById("base-preset"),
+      band: document.getElementById("base-band"),
+      colormap: document.getElementById("base-colormap"),
+      opacity: document.getElementById("base-opacity"),
+      compare: document.getElementById("compare-scene"),
+      swipe: document.getElementById("swipe"),
+    };
+    if (!this.el.scene) return;
+    map.createPane("imagery").style.zIndex = 200;
+    map.createPane("compare").style.zIndex = 210;
+    const post = config.scenes.find((s) => s.kind === "optical" && s.phase === "post");
+    if (post) this.el.scene.value = String(post.id);
+    map.fitBounds(this.scene.bounds, { maxZoom: 19 });
+    this.el.scene.addEventListener("change", () => this._sceneChanged());
+    for (const input of [this.el.preset, this.el.band, this.el.colormap]) {
+      input.addEventListener("change", () => this._redraw());
+    }
+    this.el.opacity.addEventListener("input", () => this.setOpacity(Number(this.el.opacity.value)));
+    this.el.compare.addEventListener("change", () => this._compareChanged());
+    this.el.swipe.addEventListener("change", () => this._compareChanged());
+    this._sceneChanged();
+  }
+
+  get scene() {
+    return this.scenes.get(this.el.scene.value);
+  }
+
+  style() {
+    return {
+      preset: this.el.preset.value,
+      band: Number(this.el.band.value || 1),
+      colormap: this.el.colormap.value,
+    };
+  }
+
+  setOpacity(value) {
+    if (!this.el.scene) return;
+    const opacity = Math.min(1, Math.max(0, value));
+    this.el.opacity.value = String(opacity);
+    if (this.base) this.base.setOpacity(opacity);
+  }
+
+  // Cycle through the presets the current scene offers (a keyboard shortcut).
+  nextPreset() {
+    if (!this.el.scene) return;
+    const options = [...this.el.preset.options];
+    if (!options.length) return;
+    this.el.preset.selectedIndex = (this.el.preset.selectedIndex + 1) % options.length;
+    this._redraw();
+  }
+
+  toggleSwipe() {
+    if (!this.el.scene) return;
+    this.el.swipe.checked = !this.el.swipe.checked;
+    this._compareChanged();
+  }
+
+  _sceneChanged() {
+    const scene = this.scene;
+    if (!scene) return;
+    const labels = this.config.presetLabels;
+    this.el.preset.replaceChildren(
+      ...scene.presets.map((p) => new Option(labels[p] || p, p, false, p === scene.defaultPreset)),
+    );
+    this.el.band.replaceChildren(...scene.bands.map((name, i) => new Option(`${i + 1}: ${name}`, String(i + 1))));
+    this.el.colormap.value = scene.colormap;
+    this._redraw();
+    if (!this.map.getBounds().intersects(scene.bounds)) this.map.fitBounds(scene.bounds);
+  }
+
+  _redraw() {
+    const scene = this.scene;
+    const style = this.style();
+    for (const label of document.querySelectorAll("[data-single]")) label.hidden = style.preset !== "single";
+    if (this.base && this.base.sceneId === scene.id) {
+      this.base.setUrl(tileUrl(scene, style));
+      return;
+    }
+    if (this.base) this.base.remove();
+    this.base = sceneLayer(scene, style, "imagery", Number(this.el.opacity.value)).addTo(this.map);
+    this.base.sceneId = scene.id;
+  }
+
+  _compareChanged() {
+    if (this.compare) this.compare.remove();
+    this.compare = null;
+    const scene = this.scenes.get(this.el.compare.value);
+    if (scene) {
+      const style = { preset: scene.defaultPreset, band: 1, colormap: scene.colormap };
+      this.compare = sceneLayer(scene, style, "compare", 1).addTo(this.map);
+    }
+    if (scene && this.el.swipe.checked) this.swipe.enable();
+    else this.swipe.disable();
+  }
+}

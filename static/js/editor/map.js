@@ -1,0 +1,26 @@
+// The map itself: no internet base map (everything is served by Scarp), a metric
+// scale bar, and the coordinates under the cursor.
+
+const L = window.L;
+
+export function createMap(element, config) {
+  const map = L.map(element, {
+    maxZoom: 24,
+    zoomSnap: 1,
+    boxZoom: true,
+    attributionControl: false,
+    preferCanvas: false,
+  });
+  L.control.scale({ imperial: false, maxWidth: 160 }).addTo(map);
+  if (config.bounds) map.fitBounds(config.bounds, { maxZoom: 19 });
+  else map.setView([0, 0], 2);
+  const cursor = document.getElementById("cursor");
+  map.on("mousemove", (event) => {
+    const { lat, lng } = event.latlng;
+    cursor.textContent = `${lat.toFixed(6)}°, ${lng.toFixed(6)}° · z${map.getZoom()}`;
+  });
+  map.on("mouseout", () => {
+    cursor.textContent = "";
+  });
+  return map;
+}
