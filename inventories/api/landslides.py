@@ -25,7 +25,7 @@ from inventories.selectors.landslides import (
     landslides_in_bbox,
     parse_bbox,
 )
-from inventories.selectors.projects import projects_for_user, require
+from inventories.selectors.projects import inventory_get, require
 from inventories.services import landslides as services
 from inventories.services.geometry import geometry_from_geojson
 
@@ -40,16 +40,7 @@ BBOX = OpenApiParameter("bbox", str, description="minlon,minlat,maxlon,maxlat (E
 
 
 def _inventory(request, pk) -> Inventory:
-    from inventories.errors import NotFound
-
-    inventory = (
-        Inventory.objects.filter(project__in=projects_for_user(request.user), pk=pk)
-        .select_related("project")
-        .first()
-    )
-    if inventory is None:
-        raise NotFound("No such inventory.")
-    return inventory
+    return inventory_get(user=request.user, pk=pk)
 
 
 def _version(data) -> int:

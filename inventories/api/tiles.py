@@ -17,10 +17,9 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
-from inventories.api.landslides import _inventory
 from inventories.errors import InvalidInput, NotFound
 from inventories.models import Scene
-from inventories.selectors.projects import projects_for_user
+from inventories.selectors.projects import inventory_get, projects_for_user
 from inventories.selectors.tiles import extent_tile, landslide_tile
 from mlcore import render
 
@@ -155,7 +154,7 @@ class LandslideTileView(_TileView):
     def get(self, request, inventory_pk: int, z: int, x: int, y: int):
         z, x, y = int(z), int(x), int(y)
         _check_address(z, x, y)
-        inventory = _inventory(request, inventory_pk)
+        inventory = inventory_get(user=request.user, pk=inventory_pk)
         return _vector_tile(request, landslide_tile(inventory=inventory, z=z, x=x, y=y))
 
 
@@ -166,5 +165,5 @@ class ExtentTileView(_TileView):
     def get(self, request, inventory_pk: int, z: int, x: int, y: int):
         z, x, y = int(z), int(x), int(y)
         _check_address(z, x, y)
-        inventory = _inventory(request, inventory_pk)
+        inventory = inventory_get(user=request.user, pk=inventory_pk)
         return _vector_tile(request, extent_tile(inventory=inventory, z=z, x=x, y=y))

@@ -30,3 +30,17 @@ def project_get(*, user, pk: int, action: Action = Action.VIEW) -> Project:
 def require(user, project: Project, action: Action) -> None:
     if not can(user, project, action):
         raise NotAllowed(f"Your role in {project.name} does not allow this ({action.value}).")
+
+
+def inventory_get(*, user, pk: int):
+    """An inventory of one of the user's projects, or NotFound (as if it did not exist)."""
+    from inventories.models import Inventory
+
+    inventory = (
+        Inventory.objects.filter(project__in=projects_for_user(user), pk=pk)
+        .select_related("project")
+        .first()
+    )
+    if inventory is None:
+        raise NotFound("No such inventory.")
+    return inventory
