@@ -7,6 +7,7 @@ from inventories.models.inventories import (
 from inventories.models.jobs import Job
 from inventories.models.modeling import AccuracyReport, ModelVersion
 from inventories.models.projects import Membership, Project, Role
+from inventories.models.review import ReviewAssignment, ReviewDecision, ReviewRound  # noqa: F401
 from inventories.models.scenes import Scene
 
 __all__ = [

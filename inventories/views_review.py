@@ -1,0 +1,61 @@
+"""The review page of a predicted inventory and its team dashboard.
+
+Both only read; every decision goes through the review API, which owns the
+rules (roles, versions, approval freezing).
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from inventories.errors import NotFound
+from inventories.models import Inventory
+from inventories.permissions import Action, can
+from inventories.selectors.projects import project_get
+from inventories.selectors.review import review_dashboard, review_threshold
+from inventories.selectors.tiles import map_layers
+
+
+def _predicted(request: HttpRequest, pk: int, inventory_pk: int) -> Inventory:
+    try:
+        project = project_get(user=request.user, pk=pk)
+    except NotFound:
+        raise Http404("No such project.") from None
+    inventory = project.inventories.filter(pk=inventory_pk, kind=Inventory.Kind.PREDICTED).first()
+    if inventory is None:
+        raise Http404("No such predicted inventory in this project.")
+    return inventory
+
+
+@login_required
+@ensure_csrf_cookie
+def review_page(request: HttpRequest, pk: int, inventory_pk: int) -> HttpResponse:
+    inventory = _predicted(request, pk, inventory_pk)
+    project = inventory.project
+    config = map_layers(project=project)
+    config.update(
+        user=request.user.get_username(),
+        inventory={"id": inventory.pk, "name": inventory.name},
+        threshold=review_threshold(inventory=inventory),
+        canReview=can(request.user, project, Action.REVIEW),
+        references=[
+            {"id": i.pk, "name": i.name}
+            for i in project.inventories.filter(kind=Inventory.Kind.REFERENCE).order_by("name")
+        ],
+    )
+    context = {"project": project, "inventory": inventory, "config": config}
+    return render(request, "inventories/review.html", context)
+
+
+@login_required
+def review_dashboard_page(request: HttpRequest, pk: int, inventory_pk: int) -> HttpResponse:
+    inventory = _predicted(request, pk, inventory_pk)
+    context = {
+        "project": inventory.project,
+        "inventory": inventory,
+        "dashboard": review_dashboard(inventory=inventory),
+    }
+    return render(request, "inventories/review_dashboard.html", context)
