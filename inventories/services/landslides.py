@@ -17,7 +17,11 @@ from inventories.models import Inventory, Landslide, LandslideChange, MappedExte
 from inventories.services.geometry import to_geos_multipolygon, to_shapely
 from mlcore import vectors
 
-EDITABLE_FIELDS = ("landslide_type", "certainty", "notes", "confidence", "review_state")
+EDITABLE_FIELDS = ("landslide_type", "certainty", "notes")
+# review_state changes only through the review service (reviewers and admins).
+REVIEW_FIELDS = (*EDITABLE_FIELDS, "review_state")
+SNAPSHOT_FIELDS = (*REVIEW_FIELDS, "confidence")
+APPROVED = (Landslide.Review.ACCEPTED, Landslide.Review.EDITED)
 
 
 def clean_geometry(geometry: GEOSGeometry) -> tuple[GEOSGeometry, str | None]:
@@ -33,7 +37,7 @@ def clean_geometry(geometry: GEOSGeometry) -> tuple[GEOSGeometry, str | None]:
 
 
 def _snapshot(landslide: Landslide) -> dict[str, Any]:
-    data = {f: getattr(landslide, f) for f in EDITABLE_FIELDS}
+    data = {f: getattr(landslide, f) for f in SNAPSHOT_FIELDS}
     data["area_m2"] = landslide.area_m2
     data["repaired"] = landslide.repaired
     return data
@@ -81,7 +85,13 @@ def landslide_update(
     user,
     geometry: GEOSGeometry | None = None,
     data: dict[str, Any] | None = None,
+    review: bool = False,
 ) -> Landslide:
+    """Change a landslide's outline or attributes as version `version + 1`.
+
+    An approved polygon (accepted or edited in review) is frozen: only the
+    review service (`review=True`) may change it, after reopening it.
+    """
     data = data or {}
     if geometry is not None:
         geometry, repaired = clean_geometry(geometry)
@@ -94,12 +104,18 @@ def landslide_update(
                 "which outline to keep.",
                 details=current,
             )
+        if not review and current.review_state in APPROVED:
+            raise Conflict(
+                f"Landslide {current.pk} was approved in review and is frozen; a reviewer must "
+                "reopen it before it can change.",
+                details=current,
+            )
         if geometry is not None:
             current.geometry = geometry
             current.area_m2 = _area(geometry)
             current.repaired = repaired is not None
         for key, value in data.items():
-            if key in EDITABLE_FIELDS:
+            if key in (REVIEW_FIELDS if review else EDITABLE_FIELDS):
                 setattr(current, key, value)
         current.version += 1
         current.updated_by = user
@@ -115,6 +131,12 @@ def landslide_delete(*, landslide: Landslide, version: int, user) -> None:
             raise Conflict(
                 f"Landslide {current.pk} was changed by someone else (you saw version {version}, "
                 f"it is now at version {current.version}); it was not deleted.",
+                details=current,
+            )
+        if current.review_state in APPROVED:
+            raise Conflict(
+                f"Landslide {current.pk} was approved in review; a reviewer must reopen it "
+                "before it can be deleted.",
                 details=current,
             )
         current.version += 1

@@ -67,6 +67,7 @@ def _check_decision(decision: str, geometry: GEOSGeometry | None) -> None:
 def _apply(current: Landslide, decision: str, version: int, user, geometry, round_: int):
     """Write the decision as a new landslide version and record who decided."""
     updated = landslide_update(
+        review=True,
         landslide=current,
         version=version,
         user=user,
@@ -158,7 +159,11 @@ def review_reopen(*, landslide: Landslide, version: int, user) -> Landslide:
                 f"Landslide {current.pk} is not decided; there is nothing to reopen."
             )
         updated = landslide_update(
-            landslide=current, version=version, user=user, data={"review_state": "none"}
+            review=True,
+            landslide=current,
+            version=version,
+            user=user,
+            data={"review_state": "none"},
         )
         ReviewDecision.objects.filter(landslide=current, current=True).update(current=False)
     return updated
@@ -203,7 +208,12 @@ def review_revert(*, landslide: Landslide, to_version: int, version: int, user) 
             if k in old.data
         }
         updated = landslide_update(
-            landslide=current, version=version, user=user, geometry=old.geometry, data=data
+            review=True,
+            landslide=current,
+            version=version,
+            user=user,
+            geometry=old.geometry,
+            data=data,
         )
         if updated.review_state != current.review_state:
             ReviewDecision.objects.filter(landslide=current, current=True).update(current=False)

@@ -184,3 +184,28 @@ def test_mapped_extents_are_drawn_with_a_split_and_versioned(api, inventory):
     assert stale.status_code == 409
     listed = api.bob.get(url).json()
     assert [f["properties"]["split"] for f in listed["features"]] == ["test"]
+
+
+@pytest.mark.django_db
+def test_an_approved_landslide_is_frozen_for_the_editor(api, inventory):
+    landslide = make_landslide(inventory, review_state="accepted")
+    moved = api.bob.patch(
+        f"/api/landslides/{landslide.pk}/", {"version": 1, "notes": "moved"}, format="json"
+    )
+    assert moved.status_code == 409 and "reopen" in moved.json()["detail"]
+    deleted = api.bob.delete(f"/api/landslides/{landslide.pk}/?version=1")
+    assert deleted.status_code == 409
+    landslide.refresh_from_db()
+    assert landslide.notes == "" and landslide.version == 1
+
+
+@pytest.mark.django_db
+def test_the_editor_cannot_set_a_review_state(api, inventory):
+    landslide = make_landslide(inventory)
+    api.bob.patch(
+        f"/api/landslides/{landslide.pk}/",
+        {"version": 1, "review_state": "accepted"},
+        format="json",
+    )
+    landslide.refresh_from_db()
+    assert landslide.review_state == "none"
