@@ -12,7 +12,7 @@ import sys
 
 from mlcore.errors import MlcoreError
 
-COMMANDS: tuple[str, ...] = ("evaluate",)
+COMMANDS: tuple[str, ...] = ("train", "evaluate")
 
 
 def build_parser() -> argparse.ArgumentParser:

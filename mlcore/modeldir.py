@@ -38,7 +38,9 @@ def read_config(model_dir: str | Path) -> dict[str, Any]:
     try:
         config = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise MlcoreError(f"{path} is missing or unreadable ({exc}); is it a model directory?")
+        raise MlcoreError(
+            f"{path} is missing or unreadable ({exc}); is it a model directory?"
+        ) from None
     if config.get("format") != FORMAT:
         raise MlcoreError(f"{path} is not a Scarp model configuration ({FORMAT}).")
     return config
@@ -85,6 +87,7 @@ def plot_curves(history: list[dict], path: Path) -> None:
     """Loss and F1 per epoch, drawn with the Agg backend (no display on a worker)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [h["epoch"] for h in history]
     fig = Figure(figsize=(9, 3.5))
@@ -97,6 +100,7 @@ def plot_curves(history: list[dict], path: Path) -> None:
     f1_ax.plot(epochs, [h["best_f1"] for h in history], "o-", label="F1 at best threshold")
     f1_ax.set(xlabel="epoch", ylabel="F1", title="Validation F1", ylim=(0, 1))
     for ax in (loss_ax, f1_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()

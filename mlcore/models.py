@@ -7,6 +7,7 @@ models start from scratch, or from a local Scarp checkpoint in training.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -145,6 +146,15 @@ def _unet(config: ModelConfig) -> nn.Module:
     return _smp(smp.Unet)(config)
 
 
+def _elsewhere(module: str, name: str) -> Callable:
+    """A function of a module that builds on this one, imported when first called."""
+
+    def call(*args):
+        return getattr(importlib.import_module(module), name)(*args)
+
+    return call
+
+
 @dataclass(frozen=True)
 class Architecture:
     build: Callable[[ModelConfig], nn.Module]
@@ -171,6 +181,18 @@ ARCHITECTURES: dict[str, Architecture] = {
         _smp_encoders,
         (3, 5),
         "SegFormer: transformer encoder (use mit_b0..mit_b5) with an all-MLP decoder",
+    ),
+    "siamese_unet": Architecture(
+        _elsewhere("mlcore.changenet", "build_siamese_unet"),
+        lambda: ["none", *_smp_encoders()],
+        (1, 5),
+        "Siamese change detection on a stacked post,pre pair (in_channels: 2 x bands)",
+    ),
+    "maskrcnn": Architecture(
+        _elsewhere("mlcore.instances", "build_mask_rcnn"),
+        _elsewhere("mlcore.instances", "backbone_names"),
+        (3, 5),
+        "Mask R-CNN instance outlines (train with mlcore.instances.train_instances)",
     ),
 }
 

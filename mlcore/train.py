@@ -8,14 +8,12 @@ in the checkpoint, so a resumed run retraces an uninterrupted one.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
@@ -33,12 +31,31 @@ from mlcore.data import (
 )
 from mlcore.data.bands import check_derivable
 from mlcore.errors import MlcoreError
-from mlcore.losses import IGNORE, LOSSES, get_loss
-from mlcore.modeldir import BEST, CONFIG, CURVES, FORMAT, LAST, METRICS, load_model
-from mlcore.modeldir import plot_curves, write_json
-from mlcore.models import ModelConfig, build_model
+from mlcore.losses import IGNORE, get_loss
+from mlcore.modeldir import (
+    BEST,
+    CONFIG,
+    CURVES,
+    FORMAT,
+    LAST,
+    METRICS,
+    load_model,
+    plot_curves,
+    write_json,
+)
+from mlcore.models import build_model
+from mlcore.trainconfig import (
+    EpochReport,
+    TrainConfig,
+    TrainResult,
+    amp_dtype_for,
+    lr_factor,
+    resolve_device,
+    sweep,
+)
 
-SCHEDULES = ("cosine", "onecycle", "constant")
+__all__ = ["EpochReport", "TrainConfig", "TrainResult", "TrainingCancelled", "train"]
+
 _BINS = 100  # threshold sweep resolution: 0.01
 
 
@@ -46,165 +63,10 @@ class TrainingCancelled(Exception):  # noqa: N818 - reads as what happened
     """should_stop() asked to stop; the state was saved and a resume continues from it."""
 
 
-@dataclass(kw_only=True)
-class TrainConfig:
-    """Hyper-parameters of one training run; `model.in_channels` must match the input bands.
-
-    `amp` None means mixed precision on CUDA; `device` "cuda" without a GPU
-    is an error, never a quiet fallback to the CPU. `init_from` is a model
-    directory whose best weights start the run (retraining a parent).
-    """
-
-    model: ModelConfig
-    epochs: int = 20
-    batch_size: int = 8
-    chip_size: int = 256
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    loss: str = "bce_dice"
-    schedule: str = "cosine"
-    seed: int = 0
-    chips_per_epoch: int = 1024
-    val_stride: int | None = None
-    early_stopping_patience: int | None = 5
-    positive_fraction: float = 0.5
-    min_coverage: float = 0.5
-    derived_bands: tuple[str, ...] = ()
-    num_workers: int = 2
-    amp: bool | None = None
-    device: str = "auto"
-    init_from: Path | None = None
-
-    def validate(self) -> TrainConfig:
-        self.model.validate()
-        if self.loss not in LOSSES:
-            raise MlcoreError(f"Unknown loss {self.loss!r}; choose one of: {', '.join(LOSSES)}.")
-        if self.schedule not in SCHEDULES:
-            raise MlcoreError(
-                f"Unknown schedule {self.schedule!r}; choose one of: {', '.join(SCHEDULES)}."
-            )
-        if self.epochs < 1 or self.batch_size < 1 or self.chips_per_epoch < self.batch_size:
-            raise MlcoreError(
-                "Training needs at least one epoch and at least one batch of chips per epoch."
-            )
-        if self.chip_size < 16 or self.chip_size % 16:
-            raise MlcoreError(
-                f"The chip size must be a multiple of 16 pixels, not {self.chip_size}."
-            )
-        if not 0 <= self.positive_fraction <= 1 or not 0 < self.min_coverage <= 1:
-            raise MlcoreError("positive_fraction and min_coverage are fractions between 0 and 1.")
-        return self
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
-        out["derived_bands"] = list(self.derived_bands)
-        out["init_from"] = str(self.init_from) if self.init_from else None
-        return out
-
-
 @dataclass
-class EpochReport:
-    """One epoch's figures; scores at threshold 0.5 and at the sweep's best threshold."""
+class TrainingData:
+    """Everything `Trainer` reads: the input spec, the datasets and where their chips lie."""
 
-    epoch: int
-    epochs: int
-    train_loss: float
-    val_loss: float
-    lr: float
-    seconds: float
-    precision: float
-    recall: float
-    f1: float
-    iou: float
-    best_threshold: float
-    best_precision: float
-    best_recall: float
-    best_f1: float
-    best_iou: float
-    improved: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class TrainResult:
-    out_dir: Path
-    epochs_run: int
-    best_epoch: int
-    best_f1: float
-    best_threshold: float
-    stopped_early: bool
-    checkpoint_sha256: str
-    history: list[dict[str, Any]] = field(default_factory=list)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise MlcoreError(
-            "Device 'cuda' was asked for but PyTorch sees no CUDA GPU here; "
-            "use device 'cpu' or 'auto', or run on a machine with a GPU."
-        )
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise MlcoreError(f"Unknown device {name!r}; use auto, cpu or cuda.") from None
-
-
-def _amp_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | None:
-    if config.amp and device.type != "cuda":
-        raise MlcoreError("Mixed precision (amp) runs on CUDA only; leave amp unset on the CPU.")
-    if config.amp is False or device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
-def _lr_factor(schedule: str, total: int) -> Callable[[int], float]:
-    """LR multiplier per step; a closure over `total`, so a resume with more epochs stretches it."""
-    warmup = max(1, min(100, total // 20)) if schedule == "cosine" else max(1, int(0.3 * total))
-
-    def factor(step: int) -> float:
-        if schedule == "constant":
-            return 1.0
-        if step < warmup:
-            start = 0.04 if schedule == "onecycle" else 0.0
-            return start + (1 - start) * (step + 1) / warmup
-        progress = min(1.0, (step - warmup) / max(1, total - warmup))
-        return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress))
-
-    return factor
-
-
-def _scores(tp: float, fp: float, fn: float) -> tuple[float, float, float, float]:
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    iou = tp / (tp + fp + fn) if tp + fp + fn else 0.0
-    return precision, recall, f1, iou
-
-
-def sweep(pos_hist: np.ndarray, neg_hist: np.ndarray) -> dict[str, float]:
-    """Scores at 0.5 and at the F1-best threshold, from histograms of probabilities.
-
-    Bin b counts pixels with floor(p * bins) == b, so "p >= b / bins" is "bin >= b".
-    """
-    tp = pos_hist[::-1].cumsum()[::-1].astype(float)
-    fp = neg_hist[::-1].cumsum()[::-1].astype(float)
-    fn = pos_hist.sum() - tp
-    table = [_scores(tp[b], fp[b], fn[b]) for b in range(len(pos_hist))]
-    half = len(pos_hist) // 2
-    best = max(range(1, len(pos_hist)), key=lambda b: (table[b][2], -abs(b - half)))
-    out = dict(zip(("precision", "recall", "f1", "iou"), table[half], strict=True))
-    keys = ("best_precision", "best_recall", "best_f1", "best_iou")
-    out.update(zip(keys, table[best], strict=True))
-    out["best_threshold"] = best / len(pos_hist)
-    return out
-
-
-@dataclass
-class _Data:
     spec: InputSpec
     train: ChipDataset
     sampler: ChipSampler
@@ -234,7 +96,17 @@ def _grids(scenes: Sequence[LabelledScene], split: str, chip: int, bands: list[s
     return grids, bands
 
 
-def _prepare_data(config: TrainConfig, train_data, val_data, spec: InputSpec | None) -> _Data:
+def prepare_data(
+    config: TrainConfig,
+    train_data: Sequence[LabelledScene],
+    val_data: Sequence[LabelledScene],
+    spec: InputSpec | None = None,
+) -> TrainingData:
+    """Check the scenes, fix the normalisation (unless `spec` is given), and plan the chips.
+
+    Statistics come from the scenes that hold train extents only, so nothing
+    about validation imagery leaks into the model.
+    """
     for split, scenes in (("train", train_data), ("validation", val_data)):
         if not any(s.extent_of(split) for s in scenes):
             raise MlcoreError(
@@ -245,16 +117,20 @@ def _prepare_data(config: TrainConfig, train_data, val_data, spec: InputSpec | N
     val_grids, _ = _grids(val_data, "validation", config.chip_size, bands)
     check_derivable(config.derived_bands, bands)
     if spec is None:
-        scenes = [StackedScene(s.scene) for s in train_data]
+        scenes = [StackedScene(s.scene) for s in train_data if s.extent_of("train")]
         try:
             spec = compute_input_spec(scenes, config.derived_bands, seed=config.seed)
         finally:
             for scene in scenes:
                 scene.close()
-    if list(spec.bands) != bands or len(spec.channels) != config.model.in_channels:
+    if list(spec.bands) != bands:
+        raise SceneError(
+            f"The model was trained on bands {list(spec.bands)} but the scenes give {bands}."
+        )
+    if len(spec.channels) != config.model.in_channels:
         raise SceneError(
             f"The model takes {config.model.in_channels} input bands but the scenes give "
-            f"{len(bands) + len(config.derived_bands)} ({', '.join([*bands, *config.derived_bands])})."
+            f"{len(spec.channels)} ({', '.join(spec.channels)})."
         )
     steps = config.chips_per_epoch // config.batch_size
     sampler = ChipSampler(
@@ -271,6 +147,9 @@ def _prepare_data(config: TrainConfig, train_data, val_data, spec: InputSpec | N
             "test extent. Use a smaller chip size or larger train extents."
         )
     val_refs = grid_refs(val_grids, config.val_stride or config.chip_size)
+    if config.max_val_chips and len(val_refs) > config.max_val_chips:
+        step = len(val_refs) / config.max_val_chips  # an even, fixed subset: same every epoch
+        val_refs = [val_refs[int(i * step)] for i in range(config.max_val_chips)]
     if not val_refs:
         raise MlcoreError(
             f"No validation chip of {config.chip_size} px fits inside a scene without touching "
@@ -278,10 +157,10 @@ def _prepare_data(config: TrainConfig, train_data, val_data, spec: InputSpec | N
         )
     train = ChipDataset(train_data, "train", spec, config.chip_size, augment=True)
     val = ChipDataset(val_data, "validation", spec, config.chip_size)
-    return _Data(spec, train, sampler, val, val_refs)
+    return TrainingData(spec, train, sampler, val, val_refs)
 
 
-def _loader(dataset, sampler, config: TrainConfig, device: torch.device, drop_last: bool):
+def make_loader(dataset, sampler, config: TrainConfig, device: torch.device, drop_last: bool):
     extra: dict[str, Any] = {}
     if config.num_workers:
         # Spawned workers on CUDA: a process that touched CUDA must not fork.
@@ -318,12 +197,24 @@ def _resume_state(out_dir: Path) -> dict[str, Any] | None:
     return None if sha is None else load_checkpoint(out_dir / LAST, expected_sha256=sha)
 
 
-class _Run:
-    """The state of one training run between epochs and batches, and how to save it."""
+class Trainer:
+    """The state of one training run between epochs and batches, and how to save it.
 
-    def __init__(self, config, data: _Data, out_dir: Path, device, amp_dtype, fingerprint, init):
-        self.config, self.data, self.out_dir, self.device = config, data, out_dir, device
-        self.amp_dtype, self.fingerprint = amp_dtype, fingerprint
+    `train` is the way in; the bench drives `train_step` directly to time the model alone.
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        data: TrainingData,
+        out_dir: Path,
+        *,
+        init: dict[str, torch.Tensor] | None = None,
+    ) -> None:
+        self.config, self.data, self.out_dir = config, data, out_dir
+        self.device = device = resolve_device(config.device)
+        self.amp_dtype = amp_dtype = amp_dtype_for(config, device)
+        self.fingerprint = _fingerprint(config, data.spec)
         torch.manual_seed(config.seed)
         self.model = build_model(config.model)
         if init is not None:
@@ -336,7 +227,7 @@ class _Run:
             self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
         self.steps = config.chips_per_epoch // config.batch_size
-        factor = _lr_factor(config.schedule, config.epochs * self.steps)
+        factor = lr_factor(config.schedule, config.epochs * self.steps)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, factor)
         self.scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
         self.loss_fn = get_loss(config.loss)
@@ -402,16 +293,20 @@ class _Run:
         if self.step >= self.steps:
             return
         for images, targets in loader:
-            loss = self.loss_fn(self._forward(images), targets.to(self.device, non_blocking=True))
-            self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-            self.scheduler.step()
-            self.loss_sum += loss.detach()
+            self.loss_sum += self.train_step(images, targets)
             self.step += 1
             if should_stop and should_stop():
                 self._cancel()
+
+    def train_step(self, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """One optimiser step on a batch; returns the detached loss (no device sync)."""
+        loss = self.loss_fn(self._forward(images), targets.to(self.device, non_blocking=True))
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        return loss.detach()
 
     @torch.no_grad()
     def _validate(self, loader: DataLoader, should_stop) -> dict[str, float]:
@@ -492,8 +387,8 @@ class _Run:
         else:
             self._write_config()
         cfg, data = self.config, self.data
-        train_loader = _loader(data.train, data.sampler, cfg, self.device, drop_last=True)
-        val_loader = _loader(data.val, data.val_refs, cfg, self.device, drop_last=False)
+        train_loader = make_loader(data.train, data.sampler, cfg, self.device, drop_last=True)
+        val_loader = make_loader(data.val, data.val_refs, cfg, self.device, drop_last=False)
         while self.epoch < cfg.epochs and not self.stopped_early:
             started = time.monotonic()
             self._train_epoch(train_loader, should_stop)
@@ -532,22 +427,21 @@ def train(
     Raises TrainingCancelled (state saved) when `should_stop()` turns true.
     """
     config.validate()
-    device = resolve_device(config.device)
-    amp_dtype = _amp_dtype(config, device)
+    amp_dtype_for(config, resolve_device(config.device))  # refuse a wrong device before reading
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if not resume:
         _clear(out_dir)
     state = _resume_state(out_dir) if resume else None
     spec = InputSpec.from_dict(state["fingerprint"]["input"]) if state else None
-    data = _prepare_data(config, train_data, val_data, spec)
+    data = prepare_data(config, train_data, val_data, spec)
     if state and state["fingerprint"] != _fingerprint(config, data.spec):
         raise MlcoreError(
             f"{out_dir} holds a training with another model, chip size or input bands; "
             "use a new output directory, or start over without resuming."
         )
     init = load_model(config.init_from)[0].state_dict() if config.init_from and not state else None
-    run = _Run(config, data, out_dir, device, amp_dtype, _fingerprint(config, data.spec), init)
+    run = Trainer(config, data, out_dir, init=init)
     try:
         return run.fit(state, on_epoch=on_epoch, should_stop=should_stop)
     finally:

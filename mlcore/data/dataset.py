@@ -27,7 +27,9 @@ class _Opened:
     def __init__(self, labelled: LabelledScene, split: str) -> None:
         self.scene = StackedScene(labelled.scene)
         self.landslides = shapely.STRtree(labelled.landslides)
-        self.own = shapely.STRtree(labelled.extent_of(split))
+        own = labelled.extent_of(split)
+        shapely.prepare(own)
+        self.own = shapely.STRtree(own)
 
 
 class ChipDataset(torch.utils.data.Dataset):
@@ -48,7 +50,9 @@ class ChipDataset(torch.utils.data.Dataset):
     ) -> None:
         self.scenes, self.split, self.spec = list(scenes), split, spec
         self.chip_size, self.augment = chip_size, augment
-        self._jitter = np.array([c not in TERRAIN_BANDS for c in spec.channels])
+        # Jitter imitates illumination, so only bands of reflected light get it.
+        steady = TERRAIN_BANDS | {"ndvi"}
+        self._jitter = np.array([c not in steady for c in spec.channels])
         self._opened: dict[int, list[_Opened | None]] = {}
 
     def _scene(self, index: int) -> _Opened:
@@ -67,11 +71,11 @@ class ChipDataset(torch.utils.data.Dataset):
         window = Window(ref.col, ref.row, size, size)
         raw, valid = scene.read(window)
         affine = window_transform(window, scene.transform)
-        box = shapely.box(*_bounds(affine, size))
-        slides = opened.landslides.geometries[opened.landslides.query(box)]
-        own = opened.own.geometries[opened.own.query(box)]
-        target = burn(slides, affine, (size, size))
-        target[(burn(own, affine, (size, size)) == 0) | ~valid] = IGNORE
+        bounds = _bounds(affine, size)
+        target = burn(_clipped(opened.landslides, bounds), affine, (size, size))
+        if not _covered(opened.own, bounds):
+            target[burn(_clipped(opened.own, bounds), affine, (size, size)) == 0] = IGNORE
+        target[~valid] = IGNORE
         return self.spec.prepare(raw, valid, scene.res), target
 
     def __getitem__(self, ref: ChipRef) -> tuple[torch.Tensor, torch.Tensor]:
@@ -82,9 +86,6 @@ class ChipDataset(torch.utils.data.Dataset):
             np.ascontiguousarray(target)
         )
 
-    def __len__(self) -> int:
-        raise TypeError("ChipDataset is indexed by ChipRef from a sampler; it has no length.")
-
     def close(self) -> None:
         for opened in self._opened.get(os.getpid(), []):
             if opened is not None:
@@ -92,9 +93,28 @@ class ChipDataset(torch.utils.data.Dataset):
         self._opened.pop(os.getpid(), None)
 
 
+def _covered(tree: shapely.STRtree, bounds: tuple[float, float, float, float]) -> bool:
+    """Whether one polygon covers the whole chip (most chips, far from an extent's edge)."""
+    box = shapely.box(*bounds)
+    return bool(shapely.covers(tree.geometries[tree.query(box)], box).any())
+
+
+def _clipped(tree: shapely.STRtree, bounds: tuple[float, float, float, float]) -> list:
+    """The polygons under a chip, cut to it (with a margin) so that burning stays cheap.
+
+    Hand-traced outlines carry thousands of vertices; rasterio converts each
+    one in Python, so cutting first saves most of a chip's time.
+    """
+    x0, y0, x1, y1 = bounds
+    pad = 0.01 * (x1 - x0)
+    hits = tree.geometries[tree.query(shapely.box(*bounds))]
+    cut = shapely.clip_by_rect(hits, x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+    return [g for g in cut if not g.is_empty]
+
+
 def _bounds(affine, size: int) -> tuple[float, float, float, float]:
-    x0, y0 = affine * (0, 0)
-    x1, y1 = affine * (size, size)
+    x0, y0 = affine @ (0, 0)
+    x1, y1 = affine @ (size, size)
     return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
 
 

@@ -31,8 +31,8 @@ class ChipRef:
 
 
 def _integral(mask: np.ndarray) -> np.ndarray:
-    out = np.zeros((mask.shape[0] + 1, mask.shape[1] + 1), dtype=np.int64)
-    out[1:, 1:] = mask.astype(np.int64).cumsum(0).cumsum(1)
+    out = np.zeros((mask.shape[0] + 1, mask.shape[1] + 1), dtype=np.int32)
+    out[1:, 1:] = mask.astype(np.int32).cumsum(0, dtype=np.int32).cumsum(1, dtype=np.int32)
     return out
 
 
@@ -58,11 +58,11 @@ class SplitGrid:
     ) -> None:
         self.width, self.height, self.chip = width, height, chip_size
         cell = max(1, chip_size // 8)
-        while (height / cell) * (width / cell) > 16e6:
+        while (height / cell) * (width / cell) > 4e6:
             cell *= 2
         self.cell = cell
         shape = (-(-height // cell), -(-width // cell))
-        coarse = transform * Affine.scale(cell)
+        coarse = transform @ Affine.scale(cell)
         own = labelled.extent_of(split)
         self._own = _integral(burn(own, coarse, shape))
         self._own_any = _integral(burn(own, coarse, shape, all_touched=True))

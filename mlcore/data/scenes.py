@@ -140,6 +140,11 @@ class StackedScene:
     def count(self) -> int:
         return len(self.band_names)
 
+    @property
+    def has_overviews(self) -> bool:
+        """Whether a decimated read is cheap (the first raster has overviews, as a COG does)."""
+        return bool(self._sources[0].dataset.overviews(1))
+
     def read(
         self, window: Window, out_shape: tuple[int, int] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:

@@ -51,6 +51,7 @@ def make_scene(
     seed: int = 0,
     nodata_rows: int = 0,
     dem_resolution: float | None = None,
+    origin: tuple[float, float] = ORIGIN,
 ) -> SyntheticScene:
     """Write image.tif (RGB uint8, nodata 0), dem.tif, landslides.gpkg, extents.gpkg.
 
@@ -59,8 +60,8 @@ def make_scene(
     puts the DEM on a coarser grid of its own, to exercise the warp.
     """
     rng = np.random.default_rng(seed)
-    transform = from_origin(*ORIGIN, resolution, resolution)
-    x0, y1 = ORIGIN
+    transform = from_origin(*origin, resolution, resolution)
+    x0, y1 = origin
     span = size * resolution
     shapes = []
     for i in range(blobs):
@@ -90,11 +91,11 @@ def make_scene(
     dem_mask = rasterize(
         [(s, 1) for s in shapes],
         out_shape=dem.shape,
-        transform=from_origin(*ORIGIN, dem_res, dem_res),
+        transform=from_origin(*origin, dem_res, dem_res),
     )
     dem = (dem - 4 * dem_mask).astype(np.float32)
     dem_path = write_geotiff(
-        directory / "dem.tif", dem, origin=ORIGIN, resolution=dem_res, nodata=-9999.0
+        directory / "dem.tif", dem, origin=origin, resolution=dem_res, nodata=-9999.0
     )
     labels = gpd.GeoDataFrame({"class": [1] * len(shapes)}, geometry=shapes, crs=UTM47N)
     labels.to_crs("EPSG:4326").to_file(directory / "landslides.gpkg", layer="landslides")
