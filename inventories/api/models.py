@@ -127,7 +127,7 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Proj
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
-    @action(detail=True, methods=["get"], url_path="curves.png")
+    @action(detail=True, methods=["get"], url_path="curves")
     def curves(self, request, pk=None):
         version = self.get_object()
         path = media_path(f"{version.directory}/curves.png") if version.directory else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from django.contrib.gis.geos import MultiPolygon, Polygon
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from inventories.models import Landslide, LandslideChange, MappedExtent
 from inventories.services.scenes import scene_import
@@ -93,8 +94,16 @@ def select(page, landslide: Landslide) -> None:
     """Click the landslide's vector-tile outline and wait for its vertex handles."""
     page.wait_for_selector(".leaflet-landslides-pane path", state="attached")
     centre = landslide.geometry.centroid
-    page.mouse.click(*pixel(page, centre.x, centre.y))
-    page.wait_for_selector(".marker-icon:not(.marker-icon-middle)")
+    # A click that lands while the vector tile is still being replaced selects
+    # nothing; on a loaded machine that happens, so click again, a few times.
+    for attempt in range(4):
+        page.mouse.click(*pixel(page, centre.x, centre.y))
+        try:
+            page.wait_for_selector(".marker-icon:not(.marker-icon-middle)", timeout=8000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 3:
+                raise
     page.wait_for_function("scarp.editor.selected && scarp.editor.selected.id !== null")
 
 
