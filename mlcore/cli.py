@@ -12,7 +12,7 @@ import sys
 
 from mlcore.errors import MlcoreError
 
-COMMANDS: tuple[str, ...] = ("train", "evaluate")
+COMMANDS: tuple[str, ...] = ("train", "predict", "evaluate")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,70 @@
+import argparse
+
+import geopandas as gpd
+import pytest
+
+from mlcore import cli
+from mlcore.commands import predict
+from mlcore.io import is_valid_cog
+from tests.factories.landslide_scenes import make_scene
+from tests.mlcore.test_infer import write_model_dir
+
+
+def run_predict(argv: list[str]) -> int:
+    """Parse and run `predict` as `python -m mlcore` does, whether or not cli lists it yet."""
+    parser = argparse.ArgumentParser(prog="python -m mlcore")
+    predict.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["predict", *argv])
+    return args.func(args)
+
+
+def test_predict_writes_a_probability_cog_and_polygons_and_prints_a_summary(tmp_path, capsys):
+    model = write_model_dir(tmp_path / "model", logit_bias=6.0)
+    scene = make_scene(tmp_path / "scene", size=96, seed=5, nodata_rows=16)
+
+    code = run_predict(
+        [
+            "--model", str(model),
+            "--scene", f"{scene.image},{scene.dem}",
+            "--out", str(tmp_path / "out" / "prob.tif"),
+            "--polygons", str(tmp_path / "out" / "slides.gpkg"),
+            "--threshold", "0.6",
+            "--min-area", "10",
+            "--batch-size", "4",
+            "--chip-size", "32",
+            "--overlap", "8",
+            "--device", "cpu",
+        ]
+    )  # fmt: skip
+
+    assert code == 0
+    assert is_valid_cog(tmp_path / "out" / "prob.tif")
+    slides = gpd.read_file(tmp_path / "out" / "slides.gpkg", layer="landslides")
+    assert len(slides) == 1 and slides.crs.to_epsg() == 32647
+    out = capsys.readouterr().out
+    assert "96 x 96 px in 1 blocks on cpu" in out
+    assert "1 polygons at threshold 0.60" in out
+    assert "100.0%" in out
+
+
+def test_a_scene_with_other_bands_is_an_error_message_and_exit_code_2(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr(cli, "COMMANDS", tuple(dict.fromkeys((*cli.COMMANDS, "predict"))))
+    model = write_model_dir(tmp_path / "model")
+    scene = make_scene(tmp_path / "scene", size=64, seed=5)
+    out = tmp_path / "prob.tif"
+
+    code = cli.main(
+        ["predict", "--model", str(model), "--scene", str(scene.image), "--out", str(out)]
+    )
+
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: The model was trained on 4 bands (red, green, blue, dem)")
+    assert not out.exists()
+
+
+def test_unknown_devices_are_refused_by_the_parser(tmp_path):
+    with pytest.raises(SystemExit):
+        run_predict(["--model", "m", "--scene", "a.tif", "--out", "o.tif", "--device", "gpu"])
