@@ -104,7 +104,7 @@ SCARP_MAX_RASTER_SAMPLES = envint("SCARP_MAX_RASTER_SAMPLES", str(40_000 * 40_00
 SCARP_MAX_UPLOAD_BYTES = envint("SCARP_MAX_UPLOAD_BYTES", str(20 * 1024**3))
 SCARP_MAX_VECTOR_BYTES = envint("SCARP_MAX_VECTOR_BYTES", str(2 * 1024**3))
 SCARP_MAX_VECTOR_FEATURES = envint("SCARP_MAX_VECTOR_FEATURES", "1000000")
-# "auto" uses CUDA when present; "cuda" on a machine without one is an error, never a silent CPU run.
+# "auto" uses CUDA when present; "cuda" without one is an error, never a silent CPU run.
 SCARP_TRAIN_DEVICE = envstr("SCARP_TRAIN_DEVICE", "auto")
 SCARP_PREDICT_BLOCK_SIZE = envint("SCARP_PREDICT_BLOCK_SIZE", "2048")
 SCARP_TRAIN_LOADER_WORKERS = envint("SCARP_TRAIN_LOADER_WORKERS", "2")
