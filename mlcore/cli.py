@@ -12,7 +12,7 @@ import sys
 
 from mlcore.errors import MlcoreError
 
-COMMANDS: tuple[str, ...] = ("train", "predict", "evaluate")
+COMMANDS: tuple[str, ...] = ("train", "pretrain", "predict", "evaluate")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,6 +21,7 @@ from inventories.services.geometry import to_shapely
 from inventories.services.inventories import inventory_frame
 from inventories.services.jobs import JobCancelled, JobContext, job_create
 from mlcore.data import SceneSpec, label_scenes
+from mlcore.instances import train_instances
 from mlcore.models import ModelConfig
 from mlcore.train import EpochReport, TrainingCancelled, train
 from mlcore.trainconfig import TrainConfig
@@ -218,7 +219,9 @@ def run_train(job: Job, ctx: JobContext) -> dict:
         )
 
     try:
-        result = train(
+        # Mask R-CNN learns instances with its own loop; the model directory is the same.
+        fit = train_instances if config.model.arch == "maskrcnn" else train
+        result = fit(
             config, labelled, labelled, out_dir, on_epoch=on_epoch, should_stop=ctx.cancelled
         )
     except TrainingCancelled:

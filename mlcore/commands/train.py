@@ -21,6 +21,7 @@ from mlcore.checkpoints import read_sidecar
 from mlcore.data import DERIVED_BANDS, SceneSpec, StackedScene, label_scenes, read_vector
 from mlcore.data.labels import check_extents
 from mlcore.errors import MlcoreError
+from mlcore.instances import train_instances
 from mlcore.losses import LOSSES
 from mlcore.modeldir import LAST
 from mlcore.models import ModelConfig
@@ -127,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
     stop = _StopOnInterrupt()
     try:
         with stop:
-            result = train(
+            fit = train_instances if config.model.arch == "maskrcnn" else train
+            result = fit(
                 config, labelled, labelled, args.out, on_epoch=_print_epoch, should_stop=stop
             )
     except TrainingCancelled as exc:
