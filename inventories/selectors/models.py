@@ -21,10 +21,14 @@ def training_places(*, project: Project) -> list[Place]:
     optical = project.scenes.filter(kind=Scene.Kind.OPTICAL, phase=Scene.Phase.POST)
     places = []
     for scene in optical.order_by("name"):
-        covering = (
-            project.scenes.filter(kind=Scene.Kind.DEM, footprint__intersects=scene.footprint)
-            .order_by("name")
-            .first()
+        candidates = project.scenes.filter(
+            kind=Scene.Kind.DEM, footprint__intersects=scene.footprint
+        )
+        # Neighbouring scenes overlap a little: take the DEM that covers most of this one.
+        covering = max(
+            candidates,
+            key=lambda dem: dem.footprint.intersection(scene.footprint).area,
+            default=None,
         )
         places.append(Place(scene, [covering] if covering else []))
     return places

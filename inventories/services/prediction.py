@@ -160,7 +160,8 @@ def _store(job, ctx, version, scenes, relative, polygons: gpd.GeoDataFrame, thre
             source_crs=str(polygons.crs.to_string()) if polygons.crs else "",
             created_by=job.created_by,
         )
-        landslides_bulk_insert(inventory, _as_inventory_frame(polygons), user=job.created_by)
+        # The model drew these, not the person who started the job: anyone may review them.
+        landslides_bulk_insert(inventory, _as_inventory_frame(polygons), user=None)
     ctx.log(f"Predicted {len(polygons)} landslides at threshold {threshold:.2f}.")
     return {
         "inventory_id": inventory.pk,

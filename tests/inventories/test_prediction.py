@@ -97,6 +97,8 @@ def test_a_prediction_job_maps_the_scene_into_a_probability_layer_and_polygons(
     landslides = list(inventory.landslides.all())
     assert len(landslides) >= 10
     assert all(0 < ls.confidence <= 1 and ls.area_m2 > 0 for ls in landslides)
+    # Drawn by the model, not by alice: she may review them herself.
+    assert all(ls.created_by is None for ls in landslides)
 
 
 @pytest.mark.django_db(transaction=True)
