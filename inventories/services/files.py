@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -20,8 +21,15 @@ def media_path(relative: str) -> Path:
     return path
 
 
-def new_relative_path(folder: str, suffix: str) -> str:
-    """A fresh server-chosen name: user file names never become paths."""
+def new_relative_path(folder: str, suffix: str, *, stem: str | None = None) -> str:
+    """A fresh server-chosen name: user file names never become paths.
+
+    With `stem`, the file is `<folder>/<uuid>/<stem><suffix>`: mlcore names
+    unnamed bands after the file (`dem`, `optical_1`), so every place's
+    rasters of one kind carry the same band names.
+    """
+    if stem is not None:
+        return f"{folder}/{uuid.uuid4().hex}/{stem}{suffix}"
     return f"{folder}/{uuid.uuid4().hex}{suffix}"
 
 
@@ -51,6 +59,8 @@ def staged_files() -> Iterator[list[Path]]:
     except BaseException:
         for path in written:
             Path(path).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # its own uuid folder, when empty
+                Path(path).parent.rmdir()
         raise
 
 

@@ -104,7 +104,7 @@ def run_predict(job: Job, ctx: JobContext) -> dict:
         eta = f", about {elapsed * (1 - fraction) / fraction:.0f} s left" if fraction > 0.02 else ""
         ctx.progress(fraction * 0.9, f"{message}{eta}")
 
-    relative = new_relative_path("scenes", ".tif")
+    relative = new_relative_path("scenes", ".tif", stem="probability")
     with staged_files() as written:
         written.append(media_path(relative))
         try:
@@ -249,7 +249,7 @@ def blocks_finish(job: Job, ctx: JobContext) -> dict:
     """Merge the blocks into the probability COG, vectorise and store, as a single run would."""
     version = ModelVersion.objects.get(pk=job.params["model_version"])
     scenes = _scenes(version, job.params["scenes"])
-    relative = new_relative_path("scenes", ".tif")
+    relative = new_relative_path("scenes", ".tif", stem="probability")
     threshold = job.params.get("threshold")
     if threshold is None:
         from mlcore.modeldir import read_config
@@ -258,6 +258,7 @@ def blocks_finish(job: Job, ctx: JobContext) -> dict:
     with staged_files() as written:
         written.append(media_path(relative))
         ctx.progress(0.85, "Merging blocks", force=True)
+        media_path(relative).parent.mkdir(parents=True, exist_ok=True)
         merge_blocks(job.result["done"], [s.path for s in scenes], media_path(relative))
         ctx.progress(0.9, "Vectorising", force=True)
         polygons = vectorize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import tempfile
 from collections.abc import Callable, Sequence
@@ -65,18 +66,18 @@ def scene_import(
 
     with staged_files() as written:
         progress(0.1, "Converting to a Cloud-Optimised GeoTIFF")
-        main = _store_cog(source, "scenes", written, nodata=info.nodata)
+        main = _store_cog(source, "scenes", written, nodata=info.nodata, stem=kind)
         specs = [(main, kind, name, names)]
         if kind == Scene.Kind.DEM:
             with tempfile.TemporaryDirectory(dir=settings.MEDIA_ROOT) as tmp:
                 progress(0.5, "Computing slope")
                 slope_tmp = Path(tmp) / "slope.tif"
                 terrain.write_slope(source, slope_tmp)
-                slope = _store_cog(slope_tmp, "scenes", written, nodata=-9999)
+                slope = _store_cog(slope_tmp, "scenes", written, nodata=-9999, stem="slope")
                 progress(0.7, "Computing hillshade")
                 shade_tmp = Path(tmp) / "hillshade.tif"
                 terrain.write_hillshade(source, shade_tmp)
-                shade = _store_cog(shade_tmp, "scenes", written, nodata=0)
+                shade = _store_cog(shade_tmp, "scenes", written, nodata=0, stem="hillshade")
             specs.append((slope, Scene.Kind.SLOPE, f"{name} slope", ["slope"]))
             specs.append((shade, Scene.Kind.HILLSHADE, f"{name} hillshade", ["hillshade"]))
         progress(0.85, "Computing statistics")
@@ -105,8 +106,10 @@ def _default_band_names(info: rio.RasterInfo) -> list[str]:
     return [desc or f"band {i}" for i, desc in enumerate(info.band_descriptions, start=1)]
 
 
-def _store_cog(source: Path, folder: str, written: list[Path], *, nodata: float | None) -> str:
-    relative = new_relative_path(folder, ".tif")
+def _store_cog(
+    source: Path, folder: str, written: list[Path], *, nodata: float | None, stem: str
+) -> str:
+    relative = new_relative_path(folder, ".tif", stem=stem)
     target = media_path(relative)
     target.parent.mkdir(parents=True, exist_ok=True)
     written.append(target)
@@ -157,4 +160,11 @@ def scene_delete(*, scene: Scene) -> None:
     paths = [scene.path] + [d.path for d in scene.derived.all()]
     with transaction.atomic():
         scene.delete()
-        transaction.on_commit(lambda: [Path(p).unlink(missing_ok=True) for p in paths])
+        transaction.on_commit(lambda: [_remove_file(Path(p)) for p in paths])
+
+
+def _remove_file(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    if path.parent.name != "scenes":  # the file's own uuid folder
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()
