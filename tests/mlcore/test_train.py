@@ -115,11 +115,16 @@ def _killed_in_epoch_two(scenes, out_dir):
 
 
 def test_a_run_killed_mid_epoch_resumes_from_its_last_checkpoint(scenes, tmp_path):
-    worker = multiprocessing.get_context("fork").Process(
+    # spawn, not fork: forking a process whose other threads hold locks (torch's
+    # pool, a browser driver in the same test session) can deadlock the child.
+    worker = multiprocessing.get_context("spawn").Process(
         target=_killed_in_epoch_two, args=(scenes, tmp_path)
     )
     worker.start()
-    worker.join()
+    worker.join(timeout=300)
+    if worker.is_alive():
+        worker.kill()
+        pytest.fail("The training process neither finished nor was killed within 300 s.")
     assert worker.exitcode == -signal.SIGKILL
     assert [h["epoch"] for h in json.loads((tmp_path / "metrics.json").read_text())["history"]] == [
         1
