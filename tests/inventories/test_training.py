@@ -71,8 +71,9 @@ def test_training_on_the_worker_gives_a_ready_version_with_metrics_and_curves(
     assert version.data_snapshot["inventories"][0]["extents"] == {"train": 1, "validation": 1}
     curves = api.alice.get(f"/api/models/{version.pk}/curves/")
     assert curves.status_code == 200 and curves["Content-Type"] == "image/png"
+    api.alice.force_login(people.alice)
     page = api.alice.get(f"/projects/{project.pk}/models/{version.pk}/")
-    assert page.status_code == 200
+    assert page.status_code == 200 and b"Validation metrics" in page.content
 
 
 @pytest.mark.django_db(transaction=True)
