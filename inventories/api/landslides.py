@@ -52,25 +52,45 @@ def _version(data) -> int:
     return version
 
 
-class LandslideViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectScopedViewSet):
-    """`/api/inventories/{inventory_pk}/landslides/` lists and creates;
-    `/api/landslides/{pk}/` reads, updates (with `version`) and deletes (`?version=`)."""
+class _InventoryFeatures(mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectScopedViewSet):
+    """What landslides and mapped extents share: nested lists by bbox, versioned input."""
 
-    queryset = Landslide.objects.select_related("inventory__project")
-    serializer_class = LandslideSerializer
     pagination_class = Pagination
     project_lookup = "inventory__project"
+    write_serializer: type
+    in_bbox = None  # selector: (inventory=, bbox=) -> queryset
 
     def get_queryset(self):
         if "inventory_pk" in self.kwargs:
             inventory = _inventory(self.request, self.kwargs["inventory_pk"])
             bbox = parse_bbox(self.request.query_params.get("bbox"))
-            return landslides_in_bbox(inventory=inventory, bbox=bbox)
+            return type(self).in_bbox(inventory=inventory, bbox=bbox)
         return super().get_queryset()
 
     @extend_schema(parameters=[BBOX])
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
+
+    def _validated(self, request) -> dict:
+        serializer = self.write_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    def _version_to_delete(self, request) -> int:
+        version = request.query_params.get("version") or request.data.get("version")
+        if not str(version or "").isdigit():
+            raise InvalidInput("Send the version you are deleting (?version=N).")
+        return int(version)
+
+
+class LandslideViewSet(_InventoryFeatures):
+    """`/api/inventories/{inventory_pk}/landslides/` lists and creates;
+    `/api/landslides/{pk}/` reads, updates (with `version`) and deletes (`?version=`)."""
+
+    queryset = Landslide.objects.select_related("inventory__project")
+    serializer_class = LandslideSerializer
+    write_serializer = LandslideWriteSerializer
+    in_bbox = staticmethod(landslides_in_bbox)
 
     @extend_schema(request=LandslideWriteSerializer, responses={201: LandslideSerializer})
     def create(self, request, inventory_pk=None):
@@ -106,10 +126,9 @@ class LandslideViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Project
     def destroy(self, request, pk=None):
         landslide = self.get_object()
         self.require(landslide, Action.EDIT)
-        version = request.query_params.get("version") or request.data.get("version")
-        if not str(version or "").isdigit():
-            raise InvalidInput("Send the version you are deleting (?version=N).")
-        services.landslide_delete(landslide=landslide, version=int(version), user=request.user)
+        services.landslide_delete(
+            landslide=landslide, version=self._version_to_delete(request), user=request.user
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses={200: LandslideChangeSerializer(many=True)})
@@ -119,28 +138,12 @@ class LandslideViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Project
         changes = landslide_history(landslide_pk=landslide.pk).select_related("user")
         return Response(LandslideChangeSerializer(changes, many=True).data)
 
-    def _validated(self, request) -> dict:
-        serializer = LandslideWriteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
 
-
-class MappedExtentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectScopedViewSet):
+class MappedExtentViewSet(_InventoryFeatures):
     queryset = MappedExtent.objects.select_related("inventory__project")
     serializer_class = MappedExtentSerializer
-    pagination_class = Pagination
-    project_lookup = "inventory__project"
-
-    def get_queryset(self):
-        if "inventory_pk" in self.kwargs:
-            inventory = _inventory(self.request, self.kwargs["inventory_pk"])
-            bbox = parse_bbox(self.request.query_params.get("bbox"))
-            return extents_in_bbox(inventory=inventory, bbox=bbox)
-        return super().get_queryset()
-
-    @extend_schema(parameters=[BBOX])
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+    write_serializer = MappedExtentWriteSerializer
+    in_bbox = staticmethod(extents_in_bbox)
 
     @extend_schema(request=MappedExtentWriteSerializer, responses={201: MappedExtentSerializer})
     def create(self, request, inventory_pk=None):
@@ -177,13 +180,5 @@ class MappedExtentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Proj
     def destroy(self, request, pk=None):
         extent = self.get_object()
         self.require(extent, Action.EDIT)
-        version = request.query_params.get("version") or request.data.get("version")
-        if not str(version or "").isdigit():
-            raise InvalidInput("Send the version you are deleting (?version=N).")
-        services.extent_delete(extent=extent, version=int(version))
+        services.extent_delete(extent=extent, version=self._version_to_delete(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-    def _validated(self, request) -> dict:
-        serializer = MappedExtentWriteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
