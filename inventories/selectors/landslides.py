@@ -25,20 +25,19 @@ def parse_bbox(value: str | None) -> Polygon | None:
     return Polygon.from_bbox((minx, miny, maxx, maxy))
 
 
-def landslides_in_bbox(*, inventory: Inventory, bbox: Polygon | None) -> QuerySet[Landslide]:
-    queryset = inventory.landslides.all()
+def _in_bbox(queryset: QuerySet, bbox: Polygon | None) -> QuerySet:
     if bbox is not None:
         bbox.srid = 4326
         queryset = queryset.filter(geometry__bboverlaps=bbox)
     return queryset.order_by("pk")
+
+
+def landslides_in_bbox(*, inventory: Inventory, bbox: Polygon | None) -> QuerySet[Landslide]:
+    return _in_bbox(inventory.landslides.all(), bbox)
 
 
 def extents_in_bbox(*, inventory: Inventory, bbox: Polygon | None) -> QuerySet[MappedExtent]:
-    queryset = inventory.mapped_extents.all()
-    if bbox is not None:
-        bbox.srid = 4326
-        queryset = queryset.filter(geometry__bboverlaps=bbox)
-    return queryset.order_by("pk")
+    return _in_bbox(inventory.mapped_extents.all(), bbox)
 
 
 def landslide_history(*, landslide_pk: int) -> QuerySet[LandslideChange]:
