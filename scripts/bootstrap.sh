@@ -9,21 +9,29 @@ APT_PACKAGES=(
   postgresql postgresql-contrib postgis gdal-bin libgdal-dev binutils libproj-dev
   redis-server chromium chromium-driver python3-venv python3-dev build-essential
 )
-# postgresql-*-postgis-3 is versioned; the `postgis` meta package pulls the one for
-# the distribution's PostgreSQL.
 
 sudo_if_needed() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-missing=()
-for pkg in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "==> Installing system packages: ${missing[*]}"
-  sudo_if_needed apt-get update -qq
-  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+install_missing() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "==> Installing system packages: ${missing[*]}"
+    sudo_if_needed apt-get update -qq
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+}
+install_missing "${APT_PACKAGES[@]}"
+# `postgis` only *recommends* the server extension, so --no-install-recommends (and a
+# machine that already had PostgreSQL) leaves CREATE EXTENSION postgis failing. Install
+# the extension package for the newest PostgreSQL major actually present.
+pg_major=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1)
+if [ -n "$pg_major" ] && [ ! -f "/usr/share/postgresql/$pg_major/extension/postgis.control" ]; then
+  install_missing "postgresql-$pg_major-postgis-3"
 fi
 
 PYTHON=${PYTHON:-python3}

@@ -14,6 +14,7 @@ class Job(models.Model):
         IMPORT_SCENE = "import_scene", "Import imagery"
         IMPORT_INVENTORY = "import_inventory", "Import inventory"
         TRAIN = "train", "Train model"
+        PRETRAIN = "pretrain", "Pretrain on unlabelled imagery"
         PREDICT = "predict", "Predict landslides"
         REPORT = "report", "Accuracy report"
 

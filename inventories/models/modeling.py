@@ -3,7 +3,17 @@ from django.contrib.gis.db import models
 
 
 class ModelVersion(models.Model):
-    """A trained (or training) segmentation model and everything needed to reproduce it."""
+    """A trained (or training) model and everything needed to reproduce it.
+
+    Most versions map landslides (kind segmentation). A pretraining is a
+    network that learnt to reconstruct the project's unlabelled imagery; it
+    predicts nothing itself, but a segmentation version can start from it
+    (`pretrained_from`), which is how a project with few labels gets going.
+    """
+
+    class Kind(models.TextChoices):
+        SEGMENTATION = "segmentation", "Landslide model"
+        PRETRAINING = "pretraining", "Self-supervised pretraining"
 
     class Status(models.TextChoices):
         TRAINING = "training", "Training"
@@ -12,6 +22,7 @@ class ModelVersion(models.Model):
 
     project = models.ForeignKey("Project", on_delete=models.CASCADE, related_name="model_versions")
     name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.SEGMENTATION)
     architecture = models.CharField(max_length=50)
     encoder = models.CharField(max_length=50, blank=True)
     hyperparameters = models.JSONField(default=dict)
@@ -22,6 +33,20 @@ class ModelVersion(models.Model):
     )
     parent = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children"
+    )
+    pretrained_from = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="finetuned",
+        limit_choices_to={"kind": "pretraining"},
+    )
+    pretraining = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The pretraining's method and settings (and its checkpoint hash for a "
+        "fine-tuned version); kept even if the pretraining version is deleted.",
     )
     metrics = models.JSONField(default=dict)
     directory = models.CharField(max_length=500, blank=True, help_text="Under MEDIA_ROOT.")

@@ -25,7 +25,7 @@ from mlcore.errors import MlcoreError
 
 logger = logging.getLogger(__name__)
 
-GPU_KINDS = {Job.Kind.TRAIN, Job.Kind.PREDICT}
+GPU_KINDS = {Job.Kind.TRAIN, Job.Kind.PRETRAIN, Job.Kind.PREDICT}
 
 
 class JobCancelled(Exception):
