@@ -6,10 +6,12 @@ every other write from a page.
 
 from __future__ import annotations
 
+import csv
 import json
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -18,7 +20,13 @@ from inventories.errors import InvalidInput, NotFound
 from inventories.models import Inventory, MappedExtent, Project, Scene
 from inventories.permissions import Action, can
 from inventories.selectors.projects import project_get
-from inventories.selectors.report_tables import report_comparison, report_tables
+from inventories.selectors.report_tables import (
+    Comparison,
+    comparison_csv_rows,
+    comparison_export,
+    report_comparison,
+    report_tables,
+)
 from inventories.selectors.reports import (
     LAYERS,
     REPORT_FILES,
@@ -125,10 +133,14 @@ def report_detail(request, pk: int, report_pk: int):
     return render(request, "inventories/report_detail.html", context)
 
 
+COMPARE_FORMATS = ("csv", "json")
+
+
 @login_required
 def report_compare(request, pk: int):
-    """?reports=1,2,3 (or repeated): reports on one reference inventory, side by side."""
+    """?reports=1,2,3 (or repeated): reports side by side; &format=csv or json downloads it."""
     project = _project(request, pk)
+    fmt = request.GET.get("format", "")
     raw = ",".join(request.GET.getlist("reports"))
     try:
         ids = [int(part) for part in raw.split(",") if part.strip()]
@@ -141,6 +153,13 @@ def report_compare(request, pk: int):
     except InvalidInput as exc:
         context = {"project": project, "error": exc.message}
         return render(request, "inventories/report_compare.html", context, status=400)
+    if fmt and fmt not in COMPARE_FORMATS:
+        message = f"Unknown format {fmt!r}; a comparison downloads as csv or json."
+        context = {"project": project, "error": message}
+        return render(request, "inventories/report_compare.html", context, status=400)
+    comparison = report_comparison(reports)
+    if fmt:
+        return _comparison_download(comparison, fmt)
     plots = []
     for r in reports:
         names = report_files(report=r)
@@ -148,10 +167,26 @@ def report_compare(request, pk: int):
         plots.append(
             {"report": r, "areafreq": urls.get("areafreq.png"), "pr": urls.get("pr_curve.png")}
         )
+    query = {"reports": ",".join(str(r.pk) for r in reports)}
+    downloads = [
+        {"title": f"Comparison ({fmt.upper()})", "url": f"?{urlencode({**query, 'format': fmt})}"}
+        for fmt in COMPARE_FORMATS
+    ]
     context = {
         "project": project,
-        "reference": reports[0].reference,
-        "comparison": report_comparison(reports),
+        "comparison": comparison,
         "plots": plots,
+        "downloads": downloads,
     }
     return render(request, "inventories/report_compare.html", context)
+
+
+def _comparison_download(comparison: Comparison, fmt: str) -> HttpResponse:
+    name = "report-comparison-" + "-".join(str(r.pk) for r in comparison.reports)
+    if fmt == "json":
+        response = JsonResponse(comparison_export(comparison))
+    else:
+        response = HttpResponse(content_type="text/csv")
+        csv.writer(response).writerows(comparison_csv_rows(comparison))
+    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    return response

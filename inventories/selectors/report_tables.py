@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from inventories.models import AccuracyReport
+from inventories.models import AccuracyReport, Inventory
+from inventories.selectors.report_models import ModelOrigin, report_model_origins
 
 DASH = "—"
 
@@ -25,10 +26,23 @@ class Table:
 
 @dataclass(frozen=True)
 class ComparisonRow:
+    """Display strings for the page; `raw` (the values themselves) for the CSV and JSON."""
+
     section: str
     label: str
     values: list[str]
     best: frozenset[int] = frozenset()
+    raw: list = field(default_factory=list)
+    links: list[str | None] = field(default_factory=list)
+
+    @property
+    def cells(self) -> list[tuple[str, str | None, bool]]:
+        """(value, link, best) per report, for a template that cannot zip."""
+        links = self.links or [None] * len(self.values)
+        return [
+            (v, link, i in self.best)
+            for i, (v, link) in enumerate(zip(self.values, links, strict=True))
+        ]
 
 
 @dataclass(frozen=True)
@@ -36,6 +50,19 @@ class Comparison:
     reports: list[AccuracyReport]
     rows: list[ComparisonRow]
     notes: list[str] = field(default_factory=list)
+    origins: list[ModelOrigin] = field(default_factory=list)
+
+    @property
+    def reference(self) -> Inventory | None:
+        """The reference inventory all the reports share; None when they differ."""
+        first = self.reports[0].reference
+        return first if all(r.reference_id == first.pk for r in self.reports) else None
+
+    @property
+    def architectures(self) -> list[tuple[str, str]]:
+        """(name, summary) of each architecture compared, once, for a legend."""
+        seen = {o.version.architecture: o.summary for o in self.origins if o.version}
+        return [(name, summary) for name, summary in seen.items() if summary]
 
 
 def score(value: float | None) -> str:
@@ -58,6 +85,18 @@ def share(value: float | None) -> str:
 
 def ratio(value: float | None) -> str:
     return DASH if value is None else f"{value:.3f}"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return DASH
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
 
 
 def report_tables(figures: dict) -> list[Table]:
@@ -223,14 +262,67 @@ _COMPARED: list[tuple[str, str, Callable[[dict], float | None], Callable, str | 
 
 
 def report_comparison(reports: Sequence[AccuracyReport]) -> Comparison:
-    """The headline figures of several reports side by side, the best of each row marked."""
-    rows = []
+    """The model behind each report, then its headline figures, the best of each row marked."""
+    origins = report_model_origins(reports)
+    rows = _model_rows(origins)
     for section, label, read, fmt, better in _COMPARED:
         raw = [read(r.figures) for r in reports]
         if section == "Probability" and all(v is None for v in raw):
             continue
-        rows.append(ComparisonRow(section, label, [fmt(v) for v in raw], _best(raw, better)))
-    return Comparison(list(reports), rows, _comparison_notes(reports))
+        values = [fmt(v) for v in raw]
+        rows.append(ComparisonRow(section, label, values, _best(raw, better), raw=raw))
+    return Comparison(list(reports), rows, _comparison_notes(reports), origins)
+
+
+def _model_rows(origins: list[ModelOrigin]) -> list[ComparisonRow]:
+    """No best is marked: validation F1s come from each model's own validation data."""
+    names = [o.version.name if o.version else None for o in origins]
+    arches = [o.architecture or None for o in origins]
+    seconds = [o.training_seconds for o in origins]
+    f1s = [o.validation_f1 for o in origins]
+    return [
+        ComparisonRow(
+            "Model",
+            "Version",
+            [n or DASH for n in names],
+            raw=names,
+            links=[o.url for o in origins],
+        ),
+        ComparisonRow(
+            "Model", "Family", [o.family for o in origins], raw=[o.family for o in origins]
+        ),
+        ComparisonRow("Model", "Architecture / encoder", [a or DASH for a in arches], raw=arches),
+        ComparisonRow("Model", "Training time", [duration(s) for s in seconds], raw=seconds),
+        ComparisonRow("Model", "Validation F1 (training)", [score(f) for f in f1s], raw=f1s),
+    ]
+
+
+def comparison_export(comparison: Comparison) -> dict:
+    """The comparison with its raw values, for the JSON download."""
+    reports = [
+        {
+            "id": r.pk,
+            "name": r.name,
+            "predicted": {"id": r.predicted_id, "name": r.predicted.name},
+            "reference": {"id": r.reference_id, "name": r.reference.name},
+            "iou_threshold": r.iou_threshold,
+            "evaluation_area_m2": _get("inputs", "evaluation_area_m2")(r.figures),
+            "created_at": r.created_at.isoformat(),
+            "model": origin.as_dict(),
+        }
+        for r, origin in zip(comparison.reports, comparison.origins, strict=True)
+    ]
+    rows = [{"section": w.section, "label": w.label, "values": w.raw} for w in comparison.rows]
+    return {"reports": reports, "rows": rows, "notes": comparison.notes}
+
+
+def comparison_csv_rows(comparison: Comparison) -> list[list]:
+    """A header (one column per report) and one line per row, raw values, blank for none."""
+    header = ["section", "metric", *(f"{r.name} (#{r.pk})" for r in comparison.reports)]
+    lines = [
+        [w.section, w.label, *("" if v is None else v for v in w.raw)] for w in comparison.rows
+    ]
+    return [header, *lines]
 
 
 def _best(values: list[float | None], better: str | None) -> frozenset[int]:
@@ -248,6 +340,12 @@ def _best(values: list[float | None], better: str | None) -> frozenset[int]:
 
 def _comparison_notes(reports: Sequence[AccuracyReport]) -> list[str]:
     notes = []
+    references = dict.fromkeys(r.reference.name for r in reports)
+    if len(references) > 1:
+        notes.append(
+            f"These reports use different reference inventories ({', '.join(references)}); "
+            "side by side, their figures are not comparable."
+        )
     areas = [r.evaluation_area for r in reports]
     if any(a is None for a in areas) or any(
         not areas[0].equals_exact(a, tolerance=1e-9) for a in areas[1:]

@@ -66,21 +66,19 @@ def reports_of_project(*, project: Project) -> QuerySet[AccuracyReport]:
 
 
 def reports_to_compare(*, user, project: Project, ids: list[int]) -> list[AccuracyReport]:
-    """The chosen reports in the order given; all must share one reference inventory."""
-    if len(ids) < 2:
+    """The chosen reports in the order given, with the model versions behind their predictions.
+
+    Reports on different references or areas are allowed: the comparison warns
+    instead, since a user may mean to see two families on two test sites.
+    """
+    if len(set(ids)) < 2:
         raise InvalidInput("Choose at least two reports to compare.")
-    found = {r.pk: r for r in reports_for_user(user).filter(project=project, pk__in=ids)}
+    chosen = reports_for_user(user).filter(project=project, pk__in=ids)
+    found = {r.pk: r for r in chosen.select_related("predicted__model_version__pretrained_from")}
     missing = [i for i in ids if i not in found]
     if missing:
         raise NotFound(f"No such report: {', '.join(map(str, missing))}.")
-    reports = [found[i] for i in dict.fromkeys(ids)]
-    references = {r.reference.name for r in reports}
-    if len(references) > 1:
-        raise InvalidInput(
-            "Reports are compared on one reference inventory; these use "
-            f"{', '.join(sorted(references))}. Choose reports on the same reference."
-        )
-    return reports
+    return [found[i] for i in dict.fromkeys(ids)]
 
 
 def inventory_for_report(*, user, pk: int) -> Inventory:
