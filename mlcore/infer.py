@@ -12,6 +12,10 @@ One worker: `predict_scene`. Many workers: `plan_blocks` once, `predict_block`
 for each block anywhere (blocks are JSON-serialisable), then `merge_blocks`
 and `vectorize`; the result equals one worker's, bit for bit on the CPUs
 tried (at most 1/254 apart where a kernel rounds a batch differently).
+
+A Mask R-CNN model (`is_instance_model`) goes through `predict_scene` too, on
+one worker only: `mlcore.instance_predict` outlines each landslide whole, so a
+block border must not cut one.
 """
 
 from __future__ import annotations
@@ -306,6 +310,11 @@ def merge_blocks(
         return merge_block_files([Path(p) for p in block_paths], Path(out_path), **grid)
 
 
+def is_instance_model(model_dir: str | Path) -> bool:
+    """Whether the model outlines landslides one by one (Mask R-CNN) rather than drawing a mask."""
+    return read_config(model_dir)["model"]["arch"] == "maskrcnn"
+
+
 def predict_scene(
     model_dir: str | Path,
     scene_paths: Sequence[str | Path],
@@ -323,8 +332,26 @@ def predict_scene(
 
     `threshold` defaults to the model's best validation threshold. Raises
     PredictionCancelled when should_stop() turns true (between batches);
-    output files appear whole or not at all.
+    output files appear whole or not at all. An instance model's threshold is
+    the score a landslide needs, and its polygons (one per landslide, with a
+    score) are returned even without polygons_path: see
+    `mlcore.instance_predict.predict_instance_scene`.
     """
+    if is_instance_model(model_dir):
+        from mlcore.instance_predict import predict_instance_scene  # it builds on this module
+
+        return predict_instance_scene(
+            model_dir,
+            scene_paths,
+            out_path,
+            polygons_path=polygons_path,
+            config=config,
+            threshold=threshold,
+            min_area_m2=min_area_m2,
+            expected_sha256=expected_sha256,
+            on_progress=on_progress,
+            should_stop=should_stop,
+        )
     started = time.monotonic()
     report = on_progress or (lambda fraction, message: None)
     predictor = Predictor(model_dir, config, expected_sha256=expected_sha256)

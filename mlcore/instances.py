@@ -15,10 +15,11 @@ It runs through the same paths as the segmentation families:
   model directory (checkpoints, resume, cancel, config.json); only the
   training step differs, since Mask R-CNN learns from instance targets.
 - In eval mode the network answers a batch with landslide logits (the best
-  score x mask probability of any detection at each pixel), so
-  `mlcore.infer.predict_scene` and the accuracy reports work unchanged.
+  score x mask probability of any detection at each pixel), so validation
+  and the accuracy reports work unchanged.
 - `mlcore.instance_predict.predict_instances` gives per-landslide polygons
-  with scores, merged across chip overlaps.
+  with scores, merged across chip overlaps; `mlcore.infer.predict_scene`
+  (the CLI, the web app's prediction job) runs it for arch "maskrcnn".
 """
 
 from __future__ import annotations

@@ -142,6 +142,14 @@ def celery_worker(django_db_setup, django_db_blocker):
     log.close()
 
 
+@pytest.fixture(scope="session")
+def tiny_maskrcnn(tmp_path_factory):
+    """A tiny Mask R-CNN trained once per run (its TrainResult; the model is in out_dir)."""
+    from tests.factories.instance_model import train_tiny_maskrcnn  # torch only when needed
+
+    return train_tiny_maskrcnn(tmp_path_factory.mktemp("maskrcnn"))
+
+
 def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2):
     """Poll until predicate() is truthy; return its value or fail with a timeout."""
     deadline = time.monotonic() + timeout

@@ -15,6 +15,10 @@ landslide probability as a Cloud-Optimised GeoTIFF (uint8: probability x 254,
 255 = nodata). With --polygons, also write the landslides as a GeoPackage
 (layer "landslides": area_m2, mean_prob, max_prob) in the scene's CRS.
 The scene's rasters must be given in the order the model was trained on.
+
+An instance model (Mask R-CNN, arch "maskrcnn") gives one polygon per
+landslide with a score (column "score"; mean_prob and max_prob hold it too),
+so touching landslides stay apart; its map holds each landslide's score.
 """
 
 
@@ -44,8 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--threshold",
         type=float,
-        help="probability at or above which a pixel is a landslide "
-        "(default: the model's best validation threshold)",
+        help="probability at or above which a pixel is a landslide, or for an instance "
+        "model the score a landslide needs (default: the model's best validation threshold)",
     )
     parser.add_argument(
         "--min-area", type=float, default=0.0, metavar="M2", help="drop smaller polygons (m2)"
@@ -55,7 +59,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--chip-size", type=int, metavar="N", help="chip side in pixels (default: as trained)"
     )
     parser.add_argument(
-        "--overlap", type=int, metavar="N", help="pixels chips share (default: a quarter chip)"
+        "--overlap",
+        type=int,
+        metavar="N",
+        help="pixels chips share (default: a quarter chip; half for an instance model)",
     )
     parser.add_argument(
         "--block-size", type=int, default=2048, metavar="N", help="pixels read at once (memory)"
@@ -91,9 +98,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"probability map written to {result.probability_path}")
     if result.polygons is not None:
         area = float(result.polygons["area_m2"].sum())
+        written = f" written to {result.polygons_path}" if result.polygons_path else ""
         print(
             f"{len(result.polygons)} polygons at threshold {result.threshold:.2f} "
-            f"({area:,.0f} m2) written to {result.polygons_path}"
+            f"({area:,.0f} m2){written}"
         )
     return 0
 

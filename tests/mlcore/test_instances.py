@@ -7,37 +7,21 @@ import pytest
 import rasterio
 import shapely
 import torch
+from rasterio.features import rasterize
+from rasterio.windows import Window
 
 from mlcore.data import SceneSpec, label_scenes, read_vector
 from mlcore.errors import MlcoreError
-from mlcore.infer import predict_scene
+from mlcore.infer import InferenceConfig, predict_scene
 from mlcore.instance_predict import Detection, merge_detections, predict_instances
-from mlcore.instances import instance_targets, train_instances
-from mlcore.models import ModelConfig
-from mlcore.train import TrainConfig, train
+from mlcore.instances import instance_targets
+from mlcore.io import is_valid_cog
+from mlcore.train import train
 from tests.factories.change_scenes import make_one_pair_scene, make_touching_scene
+from tests.factories.instance_model import tiny_maskrcnn_config as _config
 from tests.factories.rasters import UTM47N
 
 torch.set_num_threads(1)  # two threads on a shared 2-core machine run 10x slower, not faster
-
-
-def _config(**changes) -> TrainConfig:
-    model = ModelConfig(
-        arch="maskrcnn", encoder="none", in_channels=3, encoder_depth=3, base_channels=16
-    )
-    settings = dict(
-        model=model,
-        epochs=2,
-        batch_size=4,
-        chip_size=64,
-        lr=2e-3,
-        chips_per_epoch=96,
-        positive_fraction=0.8,
-        early_stopping_patience=None,
-        num_workers=0,
-        device="cpu",
-    )
-    return TrainConfig(**{**settings, **changes})
 
 
 def test_each_instance_becomes_one_mask_and_one_box():
@@ -76,27 +60,61 @@ def _iou(a, b) -> float:
     return shapely.area(shapely.intersection(a, b)) / shapely.area(shapely.union(a, b))
 
 
-def test_two_touching_landslides_come_out_as_two_polygons(tmp_path):
-    seen = make_touching_scene(tmp_path / "train", seed=0)
-    scenes = label_scenes(
-        [SceneSpec([seen.image])], [read_vector(seen.landslides)], [read_vector(seen.extents)]
-    )
-    result = train_instances(_config(), scenes, scenes, tmp_path / "model")
-    assert result.epochs_run == 2 and (tmp_path / "model" / "best.pt").exists()
+def _one_per_landslide(found, pair) -> None:
+    outlines = found.to_crs(UTM47N).geometry.tolist()
+    ious = np.array([[_iou(p, r) for r in pair.shapes] for p in outlines])
+    assert sorted(ious.argmax(axis=1).tolist()) == [0, 1]  # one polygon for each landslide
+    assert ious.max(axis=1).min() > 0.5
 
+
+def test_two_touching_landslides_come_out_as_two_polygons(tmp_path, tiny_maskrcnn):
+    assert tiny_maskrcnn.epochs_run == 2 and (tiny_maskrcnn.out_dir / "best.pt").exists()
     pair = make_one_pair_scene(tmp_path / "pair", seed=3)
     first, second = pair.shapes
     assert shapely.union(first, second).geom_type == "Polygon"  # they touch: one blob of pixels
-    found = predict_instances(tmp_path / "model", [pair.image], polygons_path=tmp_path / "p.gpkg")
+    found = predict_instances(
+        tiny_maskrcnn.out_dir, [pair.image], polygons_path=tmp_path / "p.gpkg"
+    )
 
     assert len(found) == 2
-    outlines = found.to_crs(UTM47N).geometry.tolist()
-    ious = np.array([[_iou(p, r) for r in (first, second)] for p in outlines])
-    assert sorted(ious.argmax(axis=1).tolist()) == [0, 1]  # one polygon for each landslide
-    assert ious.max(axis=1).min() > 0.5
+    _one_per_landslide(found, pair)
     assert (found["score"] > 0.5).all() and (tmp_path / "p.gpkg").exists()
 
-    # The same model also answers the semantic path that reports and review use.
-    semantic = predict_scene(tmp_path / "model", [pair.image], tmp_path / "prob.tif")
-    with rasterio.open(semantic.probability_path) as src:
-        assert src.read(1)[pair.mask == 1].mean() > 0.5 * 254
+
+def test_predict_scene_gives_an_instance_models_polygons_and_burns_their_scores(
+    tmp_path, tiny_maskrcnn
+):
+    pair = make_one_pair_scene(tmp_path / "pair", seed=3)
+    with rasterio.open(pair.image, "r+") as dst:  # a nodata strip along the top
+        dst.write(np.zeros((3, 8, 96), np.uint8), window=Window(0, 0, 96, 8))
+
+    result = predict_scene(
+        tiny_maskrcnn.out_dir,
+        [pair.image],
+        tmp_path / "prob.tif",
+        config=InferenceConfig(block_size=64),  # four blocks; the pair reaches across a border
+        threshold=0.5,
+    )
+
+    assert result.blocks == 4 and result.threshold == 0.5
+    found = result.polygons  # returned without polygons_path: they are not in the raster
+    assert len(found) == 2 and result.polygons_path is None
+    assert list(found.columns) == ["area_m2", "mean_prob", "max_prob", "score", "geometry"]
+    assert (found["score"] > 0.5).all() and (found["mean_prob"] == found["score"]).all()
+    _one_per_landslide(found, pair)
+    assert is_valid_cog(result.probability_path)
+    with rasterio.open(result.probability_path) as src, rasterio.open(pair.image) as scene:
+        assert (src.dtypes[0], src.nodata, src.crs) == ("uint8", 255, scene.crs)
+        assert (src.transform, src.shape) == (scene.transform, scene.shape)
+        stored, grid = src.read(1), src.transform
+    assert (stored[:8] == 255).all() and (stored[8:] != 255).all()
+    # Each landslide holds its own score (the higher one where two overlap); the ground 0.
+    anywhere = np.zeros(stored.shape, bool)
+    for geom, score in zip(found.geometry, found["score"], strict=True):
+        inside = rasterize([(geom, 1)], out_shape=stored.shape, transform=grid) == 1
+        byte = np.rint(np.float32(score) * 254)
+        assert inside.any() and (stored[inside] >= byte).all()
+        assert np.median(stored[inside]) == byte
+        anywhere |= inside
+    anywhere[:8] = True  # nodata, checked above
+    assert (stored[~anywhere] == 0).all()

@@ -6,6 +6,7 @@ import pytest
 from mlcore import cli
 from mlcore.commands import predict
 from mlcore.io import is_valid_cog
+from tests.factories.change_scenes import make_one_pair_scene
 from tests.factories.landslide_scenes import make_scene
 from tests.mlcore.test_infer import write_model_dir
 
@@ -68,3 +69,33 @@ def test_a_scene_with_other_bands_is_an_error_message_and_exit_code_2(
 def test_unknown_devices_are_refused_by_the_parser(tmp_path):
     with pytest.raises(SystemExit):
         run_predict(["--model", "m", "--scene", "a.tif", "--out", "o.tif", "--device", "gpu"])
+
+
+def test_an_instance_model_writes_one_polygon_per_landslide_with_a_score(
+    tmp_path, capsys, tiny_maskrcnn
+):
+    pair = make_one_pair_scene(tmp_path / "pair", seed=3)
+    out, polygons = tmp_path / "out" / "prob.tif", tmp_path / "out" / "slides.gpkg"
+
+    code = run_predict(
+        [
+            "--model", str(tiny_maskrcnn.out_dir),
+            "--scene", str(pair.image),
+            "--out", str(out),
+            "--polygons", str(polygons),
+            "--device", "cpu",
+        ]
+    )  # fmt: skip
+
+    assert code == 0 and is_valid_cog(out)
+    slides = gpd.read_file(polygons, layer="landslides")
+    assert len(slides) == 2  # the touching pair stays two landslides
+    assert {"area_m2", "mean_prob", "max_prob", "score"} <= set(slides.columns)
+    assert (slides["score"] >= tiny_maskrcnn.best_threshold).all()
+    assert "2 polygons at threshold" in capsys.readouterr().out
+
+
+def test_the_help_says_instance_models_give_a_polygon_per_landslide(capsys):
+    with pytest.raises(SystemExit):
+        run_predict(["--help"])
+    assert "one polygon per landslide with a score" in " ".join(capsys.readouterr().out.split())
