@@ -293,6 +293,11 @@ def predict_block(
     between blocks.
     """
     predictor = model_dir if isinstance(model_dir, Predictor) else Predictor(model_dir, config)
+    if predictor.model_config["model"]["arch"] == "maskrcnn":
+        raise MlcoreError(
+            "A Mask R-CNN model predicts a scene whole (predict_scene): a landslide cut by a "
+            "block border must be seen whole, so its blocks cannot be predicted apart."
+        )
     with rasterio.Env(GDAL_CACHEMAX=_GDAL_CACHE_MB), predictor.open_scene(scene_paths) as scene:
         data = predictor.predict(predictor.read(scene, block), block, should_stop)
         crs, transform = scene.crs, scene.transform

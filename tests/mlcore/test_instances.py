@@ -118,3 +118,14 @@ def test_predict_scene_gives_an_instance_models_polygons_and_burns_their_scores(
         anywhere |= inside
     anywhere[:8] = True  # nodata, checked above
     assert (stored[~anywhere] == 0).all()
+
+
+def test_a_block_of_an_instance_model_is_refused(tmp_path, tiny_maskrcnn):
+    """Blocks predicted apart would cut landslides at their borders: only whole scenes."""
+    from mlcore.infer import plan_blocks, predict_block
+
+    pair = make_one_pair_scene(tmp_path / "pair", seed=3)
+    (block, *_) = plan_blocks(tiny_maskrcnn.out_dir, [pair.image], InferenceConfig(block_size=64))
+    with pytest.raises(MlcoreError, match="predicts a scene whole"):
+        predict_block(tiny_maskrcnn.out_dir, [pair.image], block, tmp_path / "blocks")
+    assert not (tmp_path / "blocks").exists()
