@@ -33,8 +33,8 @@ from mlcore.data import ChipRef, InputSpec, SceneSpec, StackedScene, compute_inp
 from mlcore.errors import MlcoreError
 from mlcore.modeldir import BEST, CONFIG, FORMAT, LAST, METRICS, read_config, write_json
 from mlcore.models import ModelConfig, build_model
+from mlcore.train import TrainingCancelled, make_loader
 from mlcore.train import _clear as clear_model_dir
-from mlcore.train import make_loader
 from mlcore.trainconfig import TrainConfig, lr_factor, resolve_device
 
 __all__ = [
@@ -212,8 +212,14 @@ def _scenes_and_spec(
     return sizes, spec
 
 
-def _epoch(net, loader, optimizer, scheduler, config: PretrainConfig, generator) -> float:
-    """One pass over the epoch's chips; the mean reconstruction loss."""
+def _epoch(
+    net, loader, optimizer, scheduler, config: PretrainConfig, generator, should_stop
+) -> float:
+    """One pass over the epoch's chips; the mean reconstruction loss.
+
+    A stop mid-epoch drops the epoch: last.pt still holds the one before, which
+    is where a resume continues (pretraining epochs are short and seeded).
+    """
     net.train()
     device = next(net.parameters()).device
     total, batches = torch.zeros(()), 0
@@ -228,6 +234,10 @@ def _epoch(net, loader, optimizer, scheduler, config: PretrainConfig, generator)
         optimizer.step()
         scheduler.step()
         total, batches = total + loss.detach().cpu(), batches + 1
+        if should_stop and should_stop():
+            raise TrainingCancelled(
+                "Pretraining stopped; a resume continues after the last finished epoch."
+            )
     return float(total) / max(1, batches)
 
 
@@ -237,6 +247,7 @@ def pretrain(
     out_dir: str | Path,
     *,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
     resume: bool = True,
 ) -> PretrainResult:
     """Pretrain on windows of `scenes` (no labels) and write a model directory to fine-tune.
@@ -244,7 +255,8 @@ def pretrain(
     Each epoch ends with last.pt (resume) and best.pt (the segmentation
     network, written atomically with its hash); a second call on the same
     directory continues from the last epoch, a call with `resume` False
-    starts over.
+    starts over. Raises mlcore.train.TrainingCancelled when `should_stop()`
+    turns true (checked after every batch).
     """
     config.validate()
     device = resolve_device(config.device)
@@ -276,7 +288,7 @@ def pretrain(
             )
             loader = make_loader(data, refs, config, device, drop_last=True)
             generator = torch.Generator(device=device).manual_seed(config.seed * 1000 + epoch)
-            loss = _epoch(net, loader, optimizer, scheduler, config, generator)
+            loss = _epoch(net, loader, optimizer, scheduler, config, generator, should_stop)
             epoch += 1
             report = {"epoch": epoch, "epochs": config.epochs, "loss": loss}
             report["seconds"] = round(time.monotonic() - started, 2)

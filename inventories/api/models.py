@@ -1,4 +1,4 @@
-"""The model registry: versions, training, promotion, retraining, curves."""
+"""The model registry: versions, training, pretraining, promotion, retraining, curves."""
 
 from __future__ import annotations
 
@@ -11,12 +11,16 @@ from rest_framework.response import Response
 
 from inventories.api.base import ProjectScopedViewSet
 from inventories.api.serializers import JobSerializer
+from inventories.errors import InvalidInput
 from inventories.models import ModelVersion, Project
 from inventories.permissions import Action
 from inventories.selectors.projects import project_get
 from inventories.services.files import media_path
 from inventories.services.prediction import prediction_start
+from inventories.services.pretraining import HYPERPARAMETERS as PRETRAIN_OPTIONS
+from inventories.services.pretraining import pretraining_start
 from inventories.services.training import model_promote, model_retrain, training_start
+from mlcore.pretrain import METHODS
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
@@ -26,6 +30,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "id",
             "project",
             "name",
+            "kind",
             "architecture",
             "encoder",
             "hyperparameters",
@@ -33,6 +38,8 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "normalisation",
             "data_snapshot",
             "parent",
+            "pretrained_from",
+            "pretraining",
             "metrics",
             "checkpoint_sha256",
             "status",
@@ -56,6 +63,31 @@ class TrainingRequestSerializer(serializers.Serializer):
         child=serializers.IntegerField(), required=False, help_text="Default: all references."
     )
     hyperparameters = serializers.DictField(required=False, default=dict)
+    pretrained = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="A ready pretraining of the project (a version id) to start from; it must be "
+        "the same network (arch, encoder, depth, width) on the same bands.",
+    )
+
+
+class PretrainingRequestSerializer(serializers.Serializer):
+    project = serializers.IntegerField()
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    arch = serializers.CharField(default="unet")
+    encoder = serializers.CharField(default="resnet34")
+    method = serializers.ChoiceField(choices=METHODS, default="masked")
+    places = serializers.ListField(
+        child=serializers.ListField(child=serializers.IntegerField(), min_length=1),
+        min_length=1,
+        help_text="Each place: scene ids stacked as bands on the first one's grid; no labels.",
+    )
+    hyperparameters = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text="Numbers, all optional: " + ", ".join(PRETRAIN_OPTIONS) + ".",
+    )
 
 
 class PredictionRequestSerializer(serializers.Serializer):
@@ -72,7 +104,7 @@ class PredictionRequestSerializer(serializers.Serializer):
 
 
 class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectScopedViewSet):
-    queryset = ModelVersion.objects.select_related("project", "parent")
+    queryset = ModelVersion.objects.select_related("project", "parent", "pretrained_from")
     serializer_class = ModelVersionSerializer
 
     @extend_schema(request=TrainingRequestSerializer, responses={202: JobSerializer})
@@ -89,6 +121,27 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Proj
             arch=data["arch"],
             encoder=data["encoder"],
             inventories=data.get("inventories"),
+            hyperparameters=data["hyperparameters"],
+            pretrained=_pretrained(project, data["pretrained"]),
+        )
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=PretrainingRequestSerializer, responses={202: JobSerializer})
+    @action(detail=False, methods=["post"])
+    def pretrain(self, request):
+        """Pretrain a network on the project's unlabelled imagery (masked or denoising)."""
+        serializer = PretrainingRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        project: Project = project_get(user=request.user, pk=data["project"], action=Action.MANAGE)
+        job = pretraining_start(
+            project=project,
+            user=request.user,
+            name=data["name"],
+            places=data["places"],
+            arch=data["arch"],
+            encoder=data["encoder"],
+            method=data["method"],
             hyperparameters=data["hyperparameters"],
         )
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
@@ -134,3 +187,12 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Proj
         if path is None or not path.exists():
             raise Http404("No curves yet: they appear after the first epoch.")
         return FileResponse(path.open("rb"), content_type="image/png")
+
+
+def _pretrained(project: Project, pk: int | None) -> ModelVersion | None:
+    if pk is None:
+        return None
+    version = ModelVersion.objects.filter(project=project, pk=pk).first()
+    if version is None:
+        raise InvalidInput(f"No model version {pk} in {project.name} to start from.")
+    return version

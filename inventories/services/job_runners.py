@@ -13,6 +13,7 @@ from inventories.services.files import media_path, remove_upload
 from inventories.services.inventories import inventory_import
 from inventories.services.jobs import JobContext
 from inventories.services.prediction import run_predict
+from inventories.services.pretraining import run_pretrain
 from inventories.services.reports import run_report
 from inventories.services.scenes import scene_import
 from inventories.services.training import run_train
@@ -68,5 +69,6 @@ RUNNERS: dict[str, Callable[[Job, JobContext], dict]] = {
     Job.Kind.IMPORT_INVENTORY: run_import_inventory,
     Job.Kind.REPORT: run_report,
     Job.Kind.TRAIN: run_train,
+    Job.Kind.PRETRAIN: run_pretrain,
     Job.Kind.PREDICT: run_predict,
 }

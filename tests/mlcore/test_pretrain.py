@@ -18,7 +18,7 @@ from mlcore.errors import MlcoreError
 from mlcore.modeldir import load_model
 from mlcore.models import ModelConfig
 from mlcore.pretrain import PretrainConfig, finetune_config, pretrain, pretraining_of
-from mlcore.train import TrainConfig, train
+from mlcore.train import TrainConfig, TrainingCancelled, train
 from tests.factories.change_scenes import ORIGIN, make_faint_scene
 from tests.factories.rasters import UTM47N
 
@@ -119,3 +119,27 @@ def test_the_command_pretrains_an_smp_encoder_records_it_and_resumes(tmp_path):
     with pytest.raises(MlcoreError, match="fine-tune the same network"):
         finetune_config(other, out)
     assert finetune_config(TrainConfig(model=model_config), out).pretraining["epochs_run"] == 2
+
+
+def test_a_stopped_pretraining_keeps_its_last_epoch_and_resumes_from_it(tmp_path):
+    scene = make_faint_scene(tmp_path / "scene", size=64, seed=5)
+    settings = dict(batch_size=2, chip_size=32, chips_per_epoch=4, patch_size=8, device="cpu")
+    config = PretrainConfig(model=MODEL, epochs=2, **settings)
+    calls = []
+
+    def stop_in_the_second_epoch() -> bool:
+        calls.append(1)
+        return len(calls) > 2  # two batches per epoch
+
+    with pytest.raises(TrainingCancelled):
+        pretrain(
+            config,
+            [SceneSpec([scene.image])],
+            tmp_path / "pre",
+            should_stop=stop_in_the_second_epoch,
+        )
+    history = json.loads((tmp_path / "pre" / "metrics.json").read_text())["history"]
+    assert [h["epoch"] for h in history] == [1]
+
+    result = pretrain(config, [SceneSpec([scene.image])], tmp_path / "pre")
+    assert [h["epoch"] for h in result.history] == [1, 2]
