@@ -9,9 +9,16 @@ from django.shortcuts import get_object_or_404, render
 
 from inventories.models import Job, ModelVersion
 from inventories.permissions import Action, can
-from inventories.selectors.models import metrics_beside_parent, model_versions, training_places
+from inventories.selectors.models import (
+    metrics_beside_parent,
+    model_versions,
+    prediction_places,
+    ready_pretrainings,
+    training_places,
+)
 from inventories.views import _project
 from mlcore.models import ARCHITECTURES
+from mlcore.pretrain import METHODS as PRETRAINING_METHODS
 
 
 @login_required
@@ -19,16 +26,28 @@ def model_list(request, pk: int):
     project = _project(request, pk)
     versions = model_versions(project=project)
     places = training_places(project=project)
-    jobs = Job.objects.filter(project=project, kind=Job.Kind.TRAIN).order_by("-created_at")[:10]
+    jobs = Job.objects.filter(project=project, kind__in=[Job.Kind.TRAIN, Job.Kind.PRETRAIN])
+    jobs = jobs.order_by("-created_at")[:10]
     context = {
         "project": project,
         "versions": versions,
         "places": places,
-        "places_json": json.dumps([[p.scene.pk] + [e.pk for e in p.elevation] for p in places]),
+        "places_json": json.dumps(
+            [
+                {
+                    "post": p.scene.pk,
+                    "dem": [e.pk for e in p.elevation],
+                    "pre": p.pre.pk if p.pre else None,
+                }
+                for p in places
+            ]
+        ),
         "inventories": project.inventories.filter(kind="reference"),
         "architectures": ARCHITECTURES,
         "jobs": jobs,
         "can_manage": can(request.user, project, Action.MANAGE),
+        "pretrainings": ready_pretrainings(project=project),
+        "pretraining_methods": PRETRAINING_METHODS,
     }
     return render(request, "inventories/model_list.html", context)
 
@@ -45,21 +64,9 @@ def model_detail(request, pk: int, version_pk: int):
         "can_manage": can(request.user, project, Action.MANAGE),
         "snapshot": json.dumps(version.data_snapshot, indent=2),
         "hyper": json.dumps(version.hyperparameters, indent=2),
-        "places": _prediction_places(version),
+        "places": [
+            {"ids": ",".join(str(s.pk) for s in stack), "label": " + ".join(s.name for s in stack)}
+            for stack in prediction_places(version)
+        ],
     }
     return render(request, "inventories/model_detail.html", context)
-
-
-def _prediction_places(version: ModelVersion) -> list[dict[str, str]]:
-    """Scenes to predict on, stacked like the training places (imagery, then elevation)."""
-    uses_elevation = any(len(place) > 1 for place in version.data_snapshot.get("places", []))
-    places = []
-    for place in training_places(project=version.project):
-        scenes = [place.scene] + (place.elevation if uses_elevation else [])
-        places.append(
-            {
-                "ids": ",".join(str(s.pk) for s in scenes),
-                "label": " + ".join(s.name for s in scenes),
-            }
-        )
-    return places

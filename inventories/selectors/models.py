@@ -11,31 +11,96 @@ from inventories.models import ModelVersion, Project, Scene
 
 @dataclass
 class Place:
-    """An optical scene and the elevation layers that cover it, offered as extra bands."""
+    """A post-event optical scene, the elevation that covers it and its pre-event partner.
+
+    Elevation is offered as extra bands; the pre-event scene makes the pair a
+    change-detection model (siamese_unet) compares.
+    """
 
     scene: Scene
     elevation: list[Scene] = field(default_factory=list)
+    pre: Scene | None = None
+
+    def stack(self, recipe: list[str]) -> list[Scene] | None:
+        """The scenes in a model's order (see `place_recipe`), or None when a part is missing."""
+        parts = {"post": [self.scene], "pre": [self.pre] if self.pre else [], "dem": self.elevation}
+        stacked = []
+        for part in recipe:
+            if not parts[part]:
+                return None
+            stacked.append(parts[part][0])
+        return stacked
+
+
+def _most_covering(scene: Scene, candidates) -> Scene | None:
+    """Neighbouring scenes overlap a little: take the candidate that covers most of `scene`."""
+    return max(
+        candidates,
+        key=lambda other: other.footprint.intersection(scene.footprint).area,
+        default=None,
+    )
+
+
+def pre_event_partner(scene: Scene) -> Scene | None:
+    """The pre-event optical scene with the same bands that covers most of a post-event one."""
+    candidates = scene.project.scenes.filter(
+        kind=Scene.Kind.OPTICAL,
+        phase=Scene.Phase.PRE,
+        band_count=scene.band_count,
+        footprint__intersects=scene.footprint,
+    ).exclude(pk=scene.pk)
+    return _most_covering(scene, candidates)
 
 
 def training_places(*, project: Project) -> list[Place]:
     optical = project.scenes.filter(kind=Scene.Kind.OPTICAL, phase=Scene.Phase.POST)
     places = []
     for scene in optical.order_by("name"):
-        candidates = project.scenes.filter(
-            kind=Scene.Kind.DEM, footprint__intersects=scene.footprint
-        )
-        # Neighbouring scenes overlap a little: take the DEM that covers most of this one.
-        covering = max(
-            candidates,
-            key=lambda dem: dem.footprint.intersection(scene.footprint).area,
-            default=None,
-        )
-        places.append(Place(scene, [covering] if covering else []))
+        dems = project.scenes.filter(kind=Scene.Kind.DEM, footprint__intersects=scene.footprint)
+        covering = _most_covering(scene, dems)
+        places.append(Place(scene, [covering] if covering else [], pre_event_partner(scene)))
     return places
 
 
+def place_recipe(version: ModelVersion) -> list[str]:
+    """What a model's places were made of, in order: "post", "pre" or "dem" per scene.
+
+    Read from the first place of the training snapshot, so a prediction stacks
+    the same kinds of scenes in the same order the network learnt.
+    """
+    places = version.data_snapshot.get("places") or [[]]
+    ids = [s["id"] for s in places[0]]
+    rows = {s.pk: s for s in Scene.objects.filter(pk__in=ids)}
+    recipe = []
+    for entry in places[0]:
+        scene = rows.get(entry["id"])
+        kind = scene.kind if scene else entry.get("kind")
+        phase = scene.phase if scene else entry.get("phase", Scene.Phase.POST)
+        if kind == Scene.Kind.DEM:
+            recipe.append("dem")
+        else:
+            recipe.append("pre" if phase == Scene.Phase.PRE and recipe else "post")
+    return recipe or ["post"]
+
+
+def prediction_places(version: ModelVersion) -> list[list[Scene]]:
+    """The project's places stacked like the model's training places; incomplete ones left out."""
+    recipe = place_recipe(version)
+    stacks = (place.stack(recipe) for place in training_places(project=version.project))
+    return [stack for stack in stacks if stack]
+
+
 def model_versions(*, project: Project) -> QuerySet[ModelVersion]:
-    return project.model_versions.select_related("parent", "created_by").order_by("-created_at")
+    return project.model_versions.select_related(
+        "parent", "created_by", "pretrained_from"
+    ).order_by("-created_at")
+
+
+def ready_pretrainings(*, project: Project) -> QuerySet[ModelVersion]:
+    """Pretrainings a new training may start from."""
+    return project.model_versions.filter(
+        kind=ModelVersion.Kind.PRETRAINING, status=ModelVersion.Status.READY
+    ).order_by("-created_at")
 
 
 def metrics_beside_parent(version: ModelVersion) -> list[tuple[str, float | None, float | None]]:

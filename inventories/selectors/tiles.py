@@ -13,7 +13,7 @@ from __future__ import annotations
 from django.contrib.gis.db.models import Extent
 from django.db import connection
 
-from inventories.models import Inventory, Landslide, MappedExtent, Project
+from inventories.models import Inventory, Landslide, MappedExtent, Project, Scene
 from mlcore import render
 
 EXTENT = 4096
@@ -115,9 +115,15 @@ def map_layers(*, project: Project) -> dict:
     Which presets a scene supports is decided here from its band names, so
     the page never offers a layer the tile endpoint would refuse.
     """
+    from inventories.selectors.models import pre_event_partner
+
     scenes = []
     for scene in project.scenes.order_by("phase", "kind", "name"):
         (west, south, east, north) = scene.footprint.extent
+        pair = None
+        if scene.kind == Scene.Kind.OPTICAL and scene.phase == Scene.Phase.POST:
+            partner = pre_event_partner(scene)
+            pair = partner.pk if partner else None
         scenes.append(
             {
                 "id": scene.pk,
@@ -130,6 +136,7 @@ def map_layers(*, project: Project) -> dict:
                 "defaultPreset": render.default_preset(scene.band_names, scene.kind),
                 "colormap": render.DEFAULT_COLORMAPS.get(scene.kind) or "gray",
                 "bounds": [[south, west], [north, east]],
+                "pair": pair,
             }
         )
     inventories = [

@@ -3,7 +3,8 @@
 The probability map becomes a Scene (kind probability) and the polygons a
 predicted Inventory ready for review. A large scene can be split into window
 blocks that several workers predict in parallel; a last step merges them and
-vectorises, giving the same result as one worker.
+vectorises, giving the same result as one worker. A Mask R-CNN model runs
+on one worker and gives its own polygons, one per landslide.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from inventories.services.jobs import (
     job_create,
 )
 from inventories.services.scenes import scene_register
+from inventories.services.training import check_change_pairs
 from mlcore import vectors
 from mlcore.infer import (
     InferenceConfig,
@@ -68,13 +70,24 @@ def prediction_start(
     split: bool = False,
 ) -> Job:
     """Refuse what cannot work (model not ready, bands that do not fit) before queuing."""
+    if version.kind == ModelVersion.Kind.PRETRAINING:
+        raise InvalidInput(
+            f"{version.name} is a pretraining: it reconstructs imagery and maps no landslides. "
+            "Train a model starting from it, then predict with that."
+        )
     if version.status != ModelVersion.Status.READY:
         raise InvalidInput(f"{version.name} is not ready ({version.status}); train it first.")
     if threshold is not None and not 0 < threshold < 1:
         raise InvalidInput("The threshold must be between 0 and 1.")
     if min_area_m2 < 0:
         raise InvalidInput("The minimum area cannot be negative.")
+    if split and version.architecture == "maskrcnn":
+        raise InvalidInput(
+            "Mask R-CNN predicts a scene on one worker, since a landslide cut by a block "
+            "border must be seen whole; start it without splitting."
+        )
     scenes = _scenes(version, scene_ids)
+    check_change_pairs(version.architecture, [scenes])
     # Reads only headers: a scene whose bands do not fit the model is refused here.
     plan_blocks(media_path(version.directory), [s.path for s in scenes], _config())
     return job_create(
@@ -122,12 +135,16 @@ def run_predict(job: Job, ctx: JobContext) -> dict:
             )
         except PredictionCancelled:
             raise JobCancelled() from None
-        ctx.progress(0.9, "Vectorising")
-        polygons = vectorize(
-            media_path(relative),
-            threshold=result.threshold,
-            min_area_m2=job.params.get("min_area_m2") or 0.0,
-        )
+        if result.polygons is not None:
+            # An instance model's own outlines: vectorising would join touching landslides.
+            polygons = result.polygons
+        else:
+            ctx.progress(0.9, "Vectorising")
+            polygons = vectorize(
+                media_path(relative),
+                threshold=result.threshold,
+                min_area_m2=job.params.get("min_area_m2") or 0.0,
+            )
         return _store(job, ctx, version, scenes, relative, polygons, result.threshold)
 
 

@@ -21,8 +21,10 @@ from inventories.services.geometry import to_shapely
 from inventories.services.inventories import inventory_frame
 from inventories.services.jobs import JobCancelled, JobContext, job_create
 from mlcore.data import SceneSpec, label_scenes
+from mlcore.errors import MlcoreError
 from mlcore.instances import train_instances
 from mlcore.models import ModelConfig
+from mlcore.pretrain import finetune_config
 from mlcore.train import EpochReport, TrainingCancelled, train
 from mlcore.trainconfig import TrainConfig
 
@@ -43,7 +45,7 @@ HYPERPARAMETERS = (
 MODEL_FIELDS = ("encoder_depth", "base_channels")
 
 
-def _places(project: Project, places: list[list[int]]) -> list[list[Scene]]:
+def resolve_places(project: Project, places: list[list[int]]) -> list[list[Scene]]:
     if not places or not all(places):
         raise InvalidInput("Choose at least one scene to train on.")
     wanted = {pk for place in places for pk in place}
@@ -52,6 +54,39 @@ def _places(project: Project, places: list[list[int]]) -> list[list[Scene]]:
     if missing:
         raise InvalidInput(f"No scene {sorted(missing)[0]} in {project.name}.")
     return [[scenes[pk] for pk in place] for place in places]
+
+
+def check_change_pairs(arch: str, places: list[list[Scene]]) -> None:
+    """A change-detection model compares two dates: each place must be a (post, pre) pair.
+
+    mlcore stacks a place's rasters as bands and the Siamese network splits
+    them in halves, so anything but two same-band optical scenes, post first,
+    would silently compare the wrong things.
+    """
+    if arch != "siamese_unet":
+        return
+    for place in places:
+        names = " + ".join(s.name for s in place)
+        post, *rest = place
+        if len(rest) != 1:
+            raise InvalidInput(
+                f"A change-detection model takes each place as a post-event scene and its "
+                f"pre-event scene, nothing more; {names} is {len(place)} scene(s)."
+            )
+        pre = rest[0]
+        if (post.kind, pre.kind) != (Scene.Kind.OPTICAL, Scene.Kind.OPTICAL) or (
+            post.phase,
+            pre.phase,
+        ) != (Scene.Phase.POST, Scene.Phase.PRE):
+            raise InvalidInput(
+                f"{names}: a change-detection pair is a post-event optical scene followed by a "
+                "pre-event optical scene (set the phase when uploading)."
+            )
+        if post.band_count != pre.band_count:
+            raise InvalidInput(
+                f"{post.name} has {post.band_count} bands and {pre.name} {pre.band_count}; "
+                "the two dates of a change-detection pair need the same bands."
+            )
 
 
 def _inventories(project: Project, ids: list[int] | None) -> list[Inventory]:
@@ -75,7 +110,7 @@ def _inventories(project: Project, ids: list[int] | None) -> list[Inventory]:
     return inventories
 
 
-def _snapshot(places: list[list[Scene]], inventories: list[Inventory]) -> dict[str, Any]:
+def snapshot_of(places: list[list[Scene]], inventories: list[Inventory]) -> dict[str, Any]:
     """What the model learnt from, with enough detail to tell later whether data changed."""
     stats = {
         row["pk"]: row
@@ -88,7 +123,16 @@ def _snapshot(places: list[list[Scene]], inventories: list[Inventory]) -> dict[s
     }
     return {
         "places": [
-            [{"id": s.pk, "name": s.name, "kind": s.kind, "bands": s.band_names} for s in place]
+            [
+                {
+                    "id": s.pk,
+                    "name": s.name,
+                    "kind": s.kind,
+                    "phase": s.phase,
+                    "bands": s.band_names,
+                }
+                for s in place
+            ]
             for place in places
         ],
         "inventories": [
@@ -117,8 +161,13 @@ def training_start(
     inventories: list[int] | None = None,
     hyperparameters: dict[str, Any] | None = None,
     parent: ModelVersion | None = None,
+    pretrained: ModelVersion | None = None,
 ) -> Job:
-    """Check the request, record a ModelVersion in state training, and queue the job."""
+    """Check the request, record a ModelVersion in state training, and queue the job.
+
+    With `pretrained` (a ready pretraining of the same network) the training
+    starts from its weights; a mismatch is refused here, before any row exists.
+    """
     hyper = dict(hyperparameters or {})
     unknown = set(hyper) - set(HYPERPARAMETERS) - set(MODEL_FIELDS)
     if unknown:
@@ -126,10 +175,13 @@ def training_start(
             f"Unknown training option(s): {', '.join(sorted(unknown))}. "
             f"Known: {', '.join(HYPERPARAMETERS + MODEL_FIELDS)}."
         )
-    scene_places = _places(project, places)
+    scene_places = resolve_places(project, places)
+    check_change_pairs(arch, scene_places)
     chosen = _inventories(project, inventories)
     config = _train_config(arch, encoder, scene_places, hyper)
     config.validate()  # refuses a bad architecture, encoder or value now, not in the job
+    if pretrained is not None:
+        config = _finetune(config, pretrained, project=project)
     with transaction.atomic():
         version = ModelVersion.objects.create(
             project=project,
@@ -137,8 +189,10 @@ def training_start(
             architecture=arch,
             encoder=encoder,
             hyperparameters=hyper,
-            data_snapshot=_snapshot(scene_places, chosen),
+            data_snapshot=snapshot_of(scene_places, chosen),
             parent=parent,
+            pretrained_from=pretrained,
+            pretraining=config.pretraining or {},
             created_by=user,
         )
         version.directory = f"models/{version.pk}"
@@ -196,6 +250,8 @@ def run_train(job: Job, ctx: JobContext) -> dict:
     places = [[Scene.objects.get(pk=s["id"]) for s in place] for place in snapshot["places"]]
     inventories = list(Inventory.objects.filter(pk__in=[i["id"] for i in snapshot["inventories"]]))
     config = _train_config(version.architecture, version.encoder, places, version.hyperparameters)
+    if version.pretraining:
+        config = _finetune(config, version.pretrained_from, project=version.project)
     specs = [SceneSpec([s.path for s in place]) for place in places]
     ctx.progress(0.01, "Reading labels and extents", force=True)
     labelled = label_scenes(specs, _labels(inventories), [_extents(inventories)])
@@ -260,8 +316,47 @@ def _record_result(version: ModelVersion, result, out_dir) -> dict:
     return {"model_version": version.pk, "f1": result.best_f1, "epochs": result.epochs_run}
 
 
+def _finetune(
+    config: TrainConfig, pretrained: ModelVersion | None, *, project: Project
+) -> TrainConfig:
+    """`config` starting from a ready pretraining of the project: same network, same bands.
+
+    The hash in the pretraining's config.json must be the one recorded when it
+    finished, so a directory changed since is refused rather than fine-tuned from.
+    """
+    if pretrained is None:
+        raise InvalidInput(
+            "The pretraining this model starts from was deleted; start a new training."
+        )
+    if pretrained.project_id != project.pk or pretrained.kind != ModelVersion.Kind.PRETRAINING:
+        raise InvalidInput(
+            f"{pretrained.name} is not a pretraining of {project.name}; choose one of its "
+            "ready pretrainings, or none."
+        )
+    if pretrained.status != ModelVersion.Status.READY:
+        raise InvalidInput(
+            f"The pretraining {pretrained.name} is not ready ({pretrained.status}); wait for it "
+            "to finish, or start without it."
+        )
+    directory = media_path(pretrained.directory)
+    try:
+        tuned = finetune_config(config, directory)
+    except MlcoreError as exc:  # its message names the server's path: name the version instead
+        raise InvalidInput(str(exc).replace(str(directory), pretrained.name)) from None
+    if tuned.pretraining["sha256"] != pretrained.checkpoint_sha256:
+        raise InvalidInput(
+            f"The checkpoint of {pretrained.name} changed since it was recorded; pretrain again."
+        )
+    return tuned
+
+
 def model_promote(*, version: ModelVersion) -> ModelVersion:
     """Make this version the project's promoted model (the one prediction uses by default)."""
+    if version.kind == ModelVersion.Kind.PRETRAINING:
+        raise InvalidInput(
+            f"{version.name} is a pretraining: it maps no landslides, so it cannot be promoted. "
+            "Train a model starting from it and promote that."
+        )
     if version.status != ModelVersion.Status.READY:
         raise InvalidInput(
             f"{version.name} is not ready ({version.status}); only a ready model can be promoted."
@@ -277,7 +372,14 @@ def model_retrain(*, parent: ModelVersion, user) -> Job:
     """A child version: the parent's configuration on the project's current reference data.
 
     Polygons accepted in review are in the reference inventories; rejected ones are left out.
+    The child starts from the parent's pretraining while that still exists. A pretraining
+    is not retrained: it learnt no labels, so the same run would learn the same.
     """
+    if parent.kind == ModelVersion.Kind.PRETRAINING:
+        raise InvalidInput(
+            f"{parent.name} is a pretraining and learnt no labels, so there is nothing to "
+            "retrain; start a new pretraining (on more imagery), or train a model from it."
+        )
     places = [[s["id"] for s in place] for place in parent.data_snapshot.get("places", [])]
     existing = set(Scene.objects.filter(project=parent.project).values_list("pk", flat=True))
     if not places or any(pk not in existing for place in places for pk in place):
@@ -293,4 +395,5 @@ def model_retrain(*, parent: ModelVersion, user) -> Job:
         encoder=parent.encoder,
         hyperparameters=parent.hyperparameters,
         parent=parent,
+        pretrained=parent.pretrained_from,
     )

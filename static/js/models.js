@@ -1,4 +1,4 @@
-// Model registry page: start training, follow it live, promote and retrain.
+// Model registry page: start training or pretraining, follow it live, promote and retrain.
 import { api, followJob } from "./api.js";
 
 const status = document.querySelector("#registry-status");
@@ -17,14 +17,49 @@ for (const row of document.querySelectorAll("#train-jobs tr.state-queued, #train
   follow({ id: row.dataset.job }, row);
 }
 
+// A training that starts from a pretraining must build the same network: choosing one sets
+// its architecture and encoder, and its depth and width travel with the request.
+function pretrainedChoice(trainForm) {
+  const option = trainForm.elements.pretrained?.selectedOptions[0];
+  if (!option || !option.value) return { pretrained: null, network: {} };
+  const network = {};
+  if (option.dataset.encoderDepth) network.encoder_depth = Number(option.dataset.encoderDepth);
+  if (option.dataset.baseChannels) network.base_channels = Number(option.dataset.baseChannels);
+  return { pretrained: Number(option.value), network };
+}
+
+const pretrainedSelect = document.querySelector("#train-form select[name=pretrained]");
+pretrainedSelect?.addEventListener("change", () => {
+  const option = pretrainedSelect.selectedOptions[0];
+  if (!option.value) return;
+  const trainForm = pretrainedSelect.form;
+  trainForm.elements.arch.value = option.dataset.arch;
+  trainForm.elements.encoder.value = option.dataset.encoder;
+  trainForm.elements.arch.dispatchEvent(new Event("change"));
+});
+
 const form = document.querySelector("#train-form");
 if (form) {
   const places = JSON.parse(document.querySelector("#places-data").textContent);
+  // A change-detection model sees each post-event scene with its pre-event partner and no
+  // elevation (the network splits the stacked bands into two dates).
+  const isChange = () => form.elements.arch.value === "siamese_unet";
+  const showPairs = () => {
+    for (const el of form.querySelectorAll("[data-role=pair]")) el.hidden = !isChange();
+    for (const el of form.querySelectorAll("[data-role=elevation]")) el.hidden = isChange();
+  };
+  form.elements.arch.addEventListener("change", showPairs);
+  showPairs();
+  const stack = (i, elevation) => {
+    const place = places[i];
+    if (isChange()) return place.pre ? [place.post, place.pre] : [place.post];
+    return elevation.has(i) ? [place.post, ...place.dem] : [place.post];
+  };
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const data = new FormData(form);
     const elevation = new Set(data.getAll("elevation").map(Number));
-    const chosen = data.getAll("place").map(Number).map((i) => (elevation.has(i) ? places[i] : places[i].slice(0, 1)));
+    const chosen = data.getAll("place").map(Number).map((i) => stack(i, elevation));
     const number = (name) => Number(data.get(name));
     const body = {
       project: Number(form.dataset.project),
@@ -33,9 +68,11 @@ if (form) {
       encoder: data.get("encoder"),
       places: chosen,
       inventories: data.getAll("inventory").map(Number),
+      pretrained: pretrainedChoice(form).pretrained,
       hyperparameters: {
         epochs: number("epochs"), chip_size: number("chip_size"),
         batch_size: number("batch_size"), chips_per_epoch: number("chips_per_epoch"),
+        ...pretrainedChoice(form).network,
       },
     };
     const line = form.querySelector(".status");
@@ -69,3 +106,57 @@ document.querySelector("#versions").addEventListener("click", async (event) => {
     button.disabled = false;
   }
 });
+
+// Pretraining form: the same scenes as training (no labels), a method and its one setting.
+const pretrainForm = document.querySelector("#pretrain-form");
+if (pretrainForm) {
+  const places = JSON.parse(document.querySelector("#places-data").textContent);
+  const showMethod = () => {
+    for (const el of pretrainForm.querySelectorAll("[data-method]")) {
+      el.hidden = el.dataset.method !== pretrainForm.elements.method.value;
+    }
+  };
+  pretrainForm.elements.method.addEventListener("change", showMethod);
+  showMethod();
+  pretrainForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(pretrainForm);
+    const elevation = new Set(data.getAll("elevation").map(Number));
+    const change = data.get("arch") === "siamese_unet";
+    const stack = (i) => {
+      const place = places[i];
+      if (change) return place.pre ? [place.post, place.pre] : [place.post];
+      return elevation.has(i) ? [place.post, ...place.dem] : [place.post];
+    };
+    const number = (name) => Number(data.get(name));
+    const method = data.get("method");
+    const hyperparameters = {
+      epochs: number("epochs"), chip_size: number("chip_size"),
+      batch_size: number("batch_size"), chips_per_epoch: number("chips_per_epoch"),
+    };
+    if (method === "masked") hyperparameters.mask_ratio = number("mask_ratio");
+    else hyperparameters.noise_std = number("noise_std");
+    const body = {
+      project: Number(pretrainForm.dataset.project),
+      name: data.get("name"),
+      method,
+      arch: data.get("arch"),
+      encoder: data.get("encoder"),
+      places: data.getAll("place").map(Number).map(stack),
+      hyperparameters,
+    };
+    const line = pretrainForm.querySelector(".status");
+    const bar = pretrainForm.querySelector("progress");
+    line.className = "status";
+    try {
+      const job = await api("/api/models/pretrain/", { method: "POST", body });
+      bar.hidden = false;
+      line.textContent = "Pretraining queued…";
+      await followJob(job.id, (j) => { bar.value = j.progress; line.textContent = j.error || j.message || j.state; }, 2000);
+      window.location.reload();
+    } catch (error) {
+      line.textContent = error.message;
+      line.className = "status error";
+    }
+  });
+}

@@ -128,6 +128,28 @@ def test_the_map_shows_the_scene_as_image_tiles(open_page, people, project):
     assert page.errors == []
 
 
+def test_a_post_event_scene_is_swiped_against_its_pre_event_pair(
+    open_page, people, project, tmp_path
+):
+    """The pair a change-detection model compares, shown with one click."""
+    rng = np.random.default_rng(6)
+    before = rng.integers(40, 200, size=(3, 512, 512), dtype=np.uint8)
+    path = write_geotiff(tmp_path / "pre.tif", before, nodata=0)
+    (pre,) = scene_import(
+        project=project, source=path, name="Before", phase="pre", band_names=["r", "g", "b"]
+    )
+    page = open_page(people.bob, map_url(project))
+    ready(page)
+    button = page.locator("#compare-pair")
+    assert button.is_visible()
+    button.click()
+    assert page.locator("#compare-scene").input_value() == str(pre.pk)
+    assert page.locator("#swipe").is_checked()
+    tiles = f".leaflet-compare-pane .scene-{pre.pk} img.leaflet-tile-loaded"
+    page.wait_for_selector(tiles, state="attached")
+    assert page.errors == []
+
+
 def test_a_polygon_drawn_by_clicking_is_stored_with_the_clicked_coordinates(
     open_page, people, project
 ):

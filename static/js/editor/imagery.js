@@ -42,6 +42,7 @@ export class Imagery {
       opacity: document.getElementById("base-opacity"),
       compare: document.getElementById("compare-scene"),
       swipe: document.getElementById("swipe"),
+      pair: document.getElementById("compare-pair"),
     };
     if (!this.el.scene) return;
     map.createPane("imagery").style.zIndex = 200;
@@ -56,6 +57,7 @@ export class Imagery {
     this.el.opacity.addEventListener("input", () => this.setOpacity(Number(this.el.opacity.value)));
     this.el.compare.addEventListener("change", () => this._compareChanged());
     this.el.swipe.addEventListener("change", () => this._compareChanged());
+    if (this.el.pair) this.el.pair.addEventListener("click", () => this.comparePair());
     this._sceneChanged();
   }
 
@@ -87,6 +89,16 @@ export class Imagery {
     this._redraw();
   }
 
+  // The pre-event partner of a post-event scene (the pair a change-detection model sees),
+  // swiped against it.
+  comparePair() {
+    const scene = this.scene;
+    if (!scene || !scene.pair) return;
+    this.el.compare.value = String(scene.pair);
+    this.el.swipe.checked = true;
+    this._compareChanged();
+  }
+
   toggleSwipe() {
     if (!this.el.scene) return;
     this.el.swipe.checked = !this.el.swipe.checked;
@@ -102,6 +114,7 @@ export class Imagery {
     );
     this.el.band.replaceChildren(...scene.bands.map((name, i) => new Option(`${i + 1}: ${name}`, String(i + 1))));
     this.el.colormap.value = scene.colormap;
+    if (this.el.pair) this.el.pair.hidden = !scene.pair;
     this._redraw();
     if (!this.map.getBounds().intersects(scene.bounds)) this.map.fitBounds(scene.bounds);
   }
