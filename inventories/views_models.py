@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, render
 
@@ -14,6 +15,7 @@ from inventories.selectors.models import (
     model_versions,
     prediction_places,
     ready_pretrainings,
+    training_defaults,
     training_places,
 )
 from inventories.views import _project
@@ -31,6 +33,7 @@ def model_list(request, pk: int):
     context = {
         "project": project,
         "versions": versions,
+        "defaults": training_defaults(settings.SCARP_TRAIN_DEVICE),
         "places": places,
         "places_json": json.dumps(
             [

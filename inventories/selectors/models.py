@@ -116,3 +116,20 @@ def metrics_beside_parent(version: ModelVersion) -> list[tuple[str, float | None
     ]
     parent = version.parent.metrics if version.parent else {}
     return [(label, version.metrics.get(key), parent.get(key)) for label, key in names]
+
+
+def training_defaults(device: str) -> dict[str, object]:
+    """What the training and pretraining forms start from, sized for the training device.
+
+    On a CPU the documented Baige setting (a small classic U-Net, 5 epochs of
+    160 chips) trains in minutes; the same defaults would waste a GPU, where a
+    ResNet-34 U-Net and longer epochs are the sensible start.
+    """
+    import torch
+
+    gpu = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    if gpu:
+        return {"gpu": True, "encoder": "resnet34", "encoder_depth": 5, "base_channels": 32,
+                "epochs": 30, "chips_per_epoch": 1024}  # fmt: skip
+    return {"gpu": False, "encoder": "none", "encoder_depth": 4, "base_channels": 16,
+            "epochs": 5, "chips_per_epoch": 160}  # fmt: skip

@@ -18,16 +18,7 @@ for (const row of document.querySelectorAll("#train-jobs tr.state-queued, #train
 }
 
 // A training that starts from a pretraining must build the same network: choosing one sets
-// its architecture and encoder, and its depth and width travel with the request.
-function pretrainedChoice(trainForm) {
-  const option = trainForm.elements.pretrained?.selectedOptions[0];
-  if (!option || !option.value) return { pretrained: null, network: {} };
-  const network = {};
-  if (option.dataset.encoderDepth) network.encoder_depth = Number(option.dataset.encoderDepth);
-  if (option.dataset.baseChannels) network.base_channels = Number(option.dataset.baseChannels);
-  return { pretrained: Number(option.value), network };
-}
-
+// the form's architecture, encoder, depth and width to its own.
 const pretrainedSelect = document.querySelector("#train-form select[name=pretrained]");
 pretrainedSelect?.addEventListener("change", () => {
   const option = pretrainedSelect.selectedOptions[0];
@@ -35,6 +26,8 @@ pretrainedSelect?.addEventListener("change", () => {
   const trainForm = pretrainedSelect.form;
   trainForm.elements.arch.value = option.dataset.arch;
   trainForm.elements.encoder.value = option.dataset.encoder;
+  if (option.dataset.encoderDepth) trainForm.elements.encoder_depth.value = option.dataset.encoderDepth;
+  if (option.dataset.baseChannels) trainForm.elements.base_channels.value = option.dataset.baseChannels;
   trainForm.elements.arch.dispatchEvent(new Event("change"));
 });
 
@@ -68,11 +61,11 @@ if (form) {
       encoder: data.get("encoder"),
       places: chosen,
       inventories: data.getAll("inventory").map(Number),
-      pretrained: pretrainedChoice(form).pretrained,
+      pretrained: form.elements.pretrained?.value ? Number(form.elements.pretrained.value) : null,
       hyperparameters: {
         epochs: number("epochs"), chip_size: number("chip_size"),
         batch_size: number("batch_size"), chips_per_epoch: number("chips_per_epoch"),
-        ...pretrainedChoice(form).network,
+        encoder_depth: number("encoder_depth"), base_channels: number("base_channels"),
       },
     };
     const line = form.querySelector(".status");
@@ -133,6 +126,7 @@ if (pretrainForm) {
     const hyperparameters = {
       epochs: number("epochs"), chip_size: number("chip_size"),
       batch_size: number("batch_size"), chips_per_epoch: number("chips_per_epoch"),
+      encoder_depth: number("encoder_depth"), base_channels: number("base_channels"),
     };
     if (method === "masked") hyperparameters.mask_ratio = number("mask_ratio");
     else hyperparameters.noise_std = number("noise_std");
