@@ -12,17 +12,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 
 from inventories.errors import InvalidInput
 from inventories.models import Job, ModelVersion, Project, Scene
 from inventories.services.files import media_path
-from inventories.services.jobs import JobCancelled, JobContext, job_create
+from inventories.services.jobs import JobCancelled, JobContext
 from inventories.services.training import (
     MODEL_FIELDS,
     check_change_pairs,
     resolve_places,
     snapshot_of,
+    version_queue,
 )
 from mlcore.data import SceneSpec
 from mlcore.errors import MlcoreError
@@ -129,26 +129,18 @@ def pretraining_start(
     except MlcoreError as exc:
         raise InvalidInput(str(exc)) from exc
     _check_places(scene_places, config.chip_size)
-    with transaction.atomic():
-        version = ModelVersion.objects.create(
-            project=project,
-            name=name.strip() or f"{arch}-{encoder} {method} pretraining",
-            kind=ModelVersion.Kind.PRETRAINING,
-            architecture=arch,
-            encoder=encoder,
-            hyperparameters=hyper,
-            pretraining=config.record(),
-            data_snapshot=snapshot_of(scene_places, []),
-            created_by=user,
-        )
-        version.directory = f"models/{version.pk}"
-        version.save(update_fields=["directory"])
-        return job_create(
-            project=project,
-            kind=Job.Kind.PRETRAIN,
-            user=user,
-            params={"model_version": version.pk},
-        )
+    return version_queue(
+        Job.Kind.PRETRAIN,
+        project=project,
+        name=name.strip() or f"{arch}-{encoder} {method} pretraining",
+        kind=ModelVersion.Kind.PRETRAINING,
+        architecture=arch,
+        encoder=encoder,
+        hyperparameters=hyper,
+        pretraining=config.record(),
+        data_snapshot=snapshot_of(scene_places, []),
+        created_by=user,
+    )
 
 
 def run_pretrain(job: Job, ctx: JobContext) -> dict:

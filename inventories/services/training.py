@@ -182,25 +182,34 @@ def training_start(
     config.validate()  # refuses a bad architecture, encoder or value now, not in the job
     if pretrained is not None:
         config = _finetune(config, pretrained, project=project)
+    return version_queue(
+        Job.Kind.TRAIN,
+        project=project,
+        name=name.strip() or f"{arch}-{encoder}",
+        architecture=arch,
+        encoder=encoder,
+        hyperparameters=hyper,
+        data_snapshot=snapshot_of(scene_places, chosen),
+        parent=parent,
+        pretrained_from=pretrained,
+        pretraining=config.pretraining or {},
+        created_by=user,
+    )
+
+
+def version_queue(job_kind: str, **fields: Any) -> Job:
+    """Record a version in state training, give it its directory and queue its job, at once.
+
+    One transaction: a version never exists without the job that fills it.
+    """
     with transaction.atomic():
-        version = ModelVersion.objects.create(
-            project=project,
-            name=name.strip() or f"{arch}-{encoder}",
-            architecture=arch,
-            encoder=encoder,
-            hyperparameters=hyper,
-            data_snapshot=snapshot_of(scene_places, chosen),
-            parent=parent,
-            pretrained_from=pretrained,
-            pretraining=config.pretraining or {},
-            created_by=user,
-        )
+        version = ModelVersion.objects.create(**fields)
         version.directory = f"models/{version.pk}"
         version.save(update_fields=["directory"])
         return job_create(
-            project=project,
-            kind=Job.Kind.TRAIN,
-            user=user,
+            project=version.project,
+            kind=job_kind,
+            user=fields.get("created_by"),
             params={"model_version": version.pk},
         )
 
