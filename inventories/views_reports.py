@@ -20,6 +20,7 @@ from inventories.errors import InvalidInput, NotFound
 from inventories.models import Inventory, MappedExtent, Project, Scene
 from inventories.permissions import Action, can
 from inventories.selectors.projects import project_get
+from inventories.selectors.report_models import model_origin, report_model_origins
 from inventories.selectors.report_tables import (
     Comparison,
     comparison_csv_rows,
@@ -68,9 +69,10 @@ def report_list(request, pk: int):
         "reportsUrl": reverse("project-reports", args=[project.pk]),
         "sceneTiles": _tiles(scene),
     }
+    reports = list(reports_of_project(project=project))
     context = {
         "project": project,
-        "reports": reports_of_project(project=project),
+        "reports": zip(reports, report_model_origins(reports), strict=True),
         "can_manage": can(request.user, project, Action.MANAGE),
         "predicted_choices": _by_kind(inventories, Inventory.Kind.PREDICTED),
         "reference_choices": _by_kind(inventories, Inventory.Kind.REFERENCE),
@@ -122,6 +124,7 @@ def report_detail(request, pk: int, report_pk: int):
     context = {
         "project": project,
         "report": report,
+        "origin": model_origin(report.predicted),
         "scarp": report.figures.get("scarp", {}),
         "tables": report_tables(report.figures),
         "warnings": report.figures.get("warnings", []),

@@ -61,7 +61,11 @@ def report_get(*, user, pk: int, project: Project | None = None) -> AccuracyRepo
 
 def reports_of_project(*, project: Project) -> QuerySet[AccuracyReport]:
     return AccuracyReport.objects.filter(project=project).select_related(
-        "predicted", "reference", "predicted__model_version", "created_by"
+        "predicted",
+        "reference",
+        "predicted__model_version",
+        "predicted__model_version__pretrained_from",
+        "created_by",
     )
 
 

@@ -146,3 +146,21 @@ def test_the_comparison_downloads_as_csv_and_json(people, client, families):
     assert client.get(compare_url(people.a, unet, siamese, fmt="xlsx")).status_code == 400
     client.force_login(people.charlie)  # an outsider learns nothing, in any format
     assert client.get(compare_url(people.a, unet, siamese, fmt="csv")).status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_report_list_and_each_report_name_the_family_behind_the_prediction(
+    people, client, families
+):
+    client.force_login(people.rita)
+    listing = client.get(f"/projects/{people.a.pk}/reports/").content.decode()
+    for label in [
+        "Segmentation (U-Net family) · unet / resnet34",
+        "Change detection (Siamese U-Net, pre+post) · siamese_unet / none",
+        "Instances (Mask R-CNN), fine-tuned from mae-v1 (masked) · maskrcnn / resnet50",
+    ]:
+        assert label in listing
+    outlines = families.reports[2]
+    page = client.get(f"/projects/{people.a.pk}/reports/{outlines.pk}/").content.decode()
+    assert "Instances (Mask R-CNN), fine-tuned from mae-v1 (masked), maskrcnn / resnet50" in page
+    assert f'href="/projects/{people.a.pk}/models/{families.versions[2].pk}/"' in page
