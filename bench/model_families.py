@@ -30,7 +30,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mlcore.data import SceneSpec, label_scenes, read_vector  # noqa: E402
 from mlcore.infer import predict_scene  # noqa: E402
-from mlcore.instance_predict import predict_instances  # noqa: E402
 from mlcore.instances import train_instances  # noqa: E402
 from mlcore.metrics import ConfusionCounts  # noqa: E402
 from mlcore.models import ModelConfig, build_model  # noqa: E402
@@ -128,9 +127,8 @@ def _scores(family: Family, model_dir: Path, test, reference, out: Path) -> dict
         stored = src.read(1)
     predicted = (stored >= threshold_value(result.threshold)) & (stored != NODATA)
     pixels = ConfusionCounts.from_masks(predicted, test.new_mask).scores()
+    # Every family through predict_scene: Mask R-CNN's polygons are its own instances.
     polygons = result.polygons
-    if family.arch == "maskrcnn":
-        polygons = predict_instances(model_dir, rasters)
     matched = match_objects(polygons.to_crs(UTM47N).geometry.values, reference)
     return {"f1": pixels.f1 or 0.0, "iou": pixels.iou or 0.0, "object_f1": matched.f1 or 0.0}
 
