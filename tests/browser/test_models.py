@@ -10,11 +10,14 @@ import pytest
 
 from inventories.models import Job, ModelVersion
 from inventories.services.jobs import job_run
-from tests.inventories.test_pretraining import PRETRAIN, project_with_data, start_pretraining
+from tests.factories.imported import PRETRAIN, import_generated_place, start_pretraining
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-__all__ = ["project_with_data"]  # a fixture shared with the service tests
+
+@pytest.fixture
+def project_with_data(people, tmp_path):
+    return people.a, import_generated_place(people.a, tmp_path / "data", size=128)
 
 
 def models_url(project) -> str:

@@ -11,46 +11,21 @@ import pytest
 from inventories.errors import InvalidInput
 from inventories.models import Job, ModelVersion
 from inventories.services.files import media_path
-from inventories.services.inventories import extents_import, inventory_import
 from inventories.services.jobs import job_cancel, job_run
 from inventories.services.prediction import prediction_start
 from inventories.services.pretraining import pretraining_start
-from inventories.services.scenes import scene_import
 from inventories.services.training import model_promote, model_retrain, training_start
 from tests.conftest import wait_for
-from tests.factories.landslide_scenes import make_scene
+from tests.factories.imported import NETWORK, PRETRAIN, import_generated_place, start_pretraining
 from tests.inventories.test_jobs import children_of
 
-NETWORK = {"encoder_depth": 3, "base_channels": 8}
-PRETRAIN = {"epochs": 2, "batch_size": 4, "chip_size": 64, "chips_per_epoch": 8, **NETWORK}
-PRETRAIN["patch_size"] = 16
 TRAIN = {"epochs": 1, "batch_size": 8, "chip_size": 32, "chips_per_epoch": 16, **NETWORK}
 
 
 @pytest.fixture
 def project_with_data(people, tmp_path):
     """Imagery, a DEM and a small labelled inventory, imported the way a user would."""
-    synthetic = make_scene(tmp_path / "data", size=128)
-    (image,) = scene_import(
-        project=people.a, source=synthetic.image, band_names=["red", "green", "blue"]
-    )
-    dem = scene_import(project=people.a, source=synthetic.dem, kind="dem")[0]
-    inventory = inventory_import(project=people.a, path=synthetic.landslides, name="Generated")
-    extents_import(inventory=inventory, path=synthetic.extents)
-    return people.a, [[image.pk, dem.pk]]
-
-
-def start_pretraining(project, places, user, **hyper) -> Job:
-    return pretraining_start(
-        project=project,
-        user=user,
-        name="pre",
-        places=places,
-        arch="unet",
-        encoder="none",
-        method="masked",
-        hyperparameters={**PRETRAIN, **hyper},
-    )
+    return people.a, import_generated_place(people.a, tmp_path / "data", size=128)
 
 
 def start_training(project, places, user, pretrained, **hyper) -> Job:

@@ -8,10 +8,11 @@ import signal
 import pytest
 
 from inventories.models import Job, ModelVersion
-from inventories.services.inventories import extents_import, inventory_import
+from inventories.services.inventories import inventory_import
 from inventories.services.scenes import scene_import
 from inventories.services.training import model_promote, model_retrain, training_start
 from tests.conftest import wait_for
+from tests.factories.imported import import_generated_place
 from tests.factories.landslide_scenes import make_scene
 from tests.inventories.test_jobs import children_of
 
@@ -29,14 +30,7 @@ TINY = {
 @pytest.fixture
 def project_with_data(people, tmp_path):
     """A generated scene with learnable landslides, imported the way a user would."""
-    synthetic = make_scene(tmp_path / "data", size=256)
-    (image,) = scene_import(
-        project=people.a, source=synthetic.image, band_names=["red", "green", "blue"]
-    )
-    dem = scene_import(project=people.a, source=synthetic.dem, kind="dem")[0]
-    inventory = inventory_import(project=people.a, path=synthetic.landslides, name="Generated")
-    extents_import(inventory=inventory, path=synthetic.extents)
-    return people.a, [[image.pk, dem.pk]]
+    return people.a, import_generated_place(people.a, tmp_path / "data", size=256)
 
 
 def start(project, places, user, **hyper):
