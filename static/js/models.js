@@ -31,50 +31,49 @@ pretrainedSelect?.addEventListener("change", () => {
   trainForm.elements.arch.dispatchEvent(new Event("change"));
 });
 
-const form = document.querySelector("#train-form");
-if (form) {
-  const places = JSON.parse(document.querySelector("#places-data").textContent);
-  // A change-detection model sees each post-event scene with its pre-event partner and no
-  // elevation (the network splits the stacked bands into two dates).
-  const isChange = () => form.elements.arch.value === "siamese_unet";
-  const showPairs = () => {
-    for (const el of form.querySelectorAll("[data-role=pair]")) el.hidden = !isChange();
-    for (const el of form.querySelectorAll("[data-role=elevation]")) el.hidden = isChange();
-  };
-  form.elements.arch.addEventListener("change", showPairs);
-  showPairs();
-  const stack = (i, elevation) => {
+const places = JSON.parse(document.querySelector("#places-data")?.textContent || "[]");
+
+// The ticked places as the scenes to stack. A change-detection model sees each post-event
+// scene with its pre-event partner and no elevation (the network splits the bands into two dates).
+function chosenPlaces(data) {
+  const elevation = new Set(data.getAll("elevation").map(Number));
+  const change = data.get("arch") === "siamese_unet";
+  return data.getAll("place").map(Number).map((i) => {
     const place = places[i];
-    if (isChange()) return place.pre ? [place.post, place.pre] : [place.post];
+    if (change) return place.pre ? [place.post, place.pre] : [place.post];
     return elevation.has(i) ? [place.post, ...place.dem] : [place.post];
+  });
+}
+
+function showPairs(form) {
+  const change = form.elements.arch.value === "siamese_unet";
+  for (const el of form.querySelectorAll("[data-role=pair]")) el.hidden = !change;
+  for (const el of form.querySelectorAll("[data-role=elevation]")) el.hidden = change;
+}
+
+// The settings both forms share: the network and the epochs.
+function commonSettings(data) {
+  const number = (name) => Number(data.get(name));
+  return {
+    epochs: number("epochs"), chip_size: number("chip_size"),
+    batch_size: number("batch_size"), chips_per_epoch: number("chips_per_epoch"),
+    encoder_depth: number("encoder_depth"), base_channels: number("base_channels"),
   };
+}
+
+// Send the form's request, then follow the job on the form and reload when it ends.
+function onSubmit(form, url, queued, body) {
+  form.elements.arch.addEventListener("change", () => showPairs(form));
+  showPairs(form);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const data = new FormData(form);
-    const elevation = new Set(data.getAll("elevation").map(Number));
-    const chosen = data.getAll("place").map(Number).map((i) => stack(i, elevation));
-    const number = (name) => Number(data.get(name));
-    const body = {
-      project: Number(form.dataset.project),
-      name: data.get("name"),
-      arch: data.get("arch"),
-      encoder: data.get("encoder"),
-      places: chosen,
-      inventories: data.getAll("inventory").map(Number),
-      pretrained: form.elements.pretrained?.value ? Number(form.elements.pretrained.value) : null,
-      hyperparameters: {
-        epochs: number("epochs"), chip_size: number("chip_size"),
-        batch_size: number("batch_size"), chips_per_epoch: number("chips_per_epoch"),
-        encoder_depth: number("encoder_depth"), base_channels: number("base_channels"),
-      },
-    };
     const line = form.querySelector(".status");
     const bar = form.querySelector("progress");
     line.className = "status";
     try {
-      const job = await api("/api/models/", { method: "POST", body });
+      const job = await api(url, { method: "POST", body: body(new FormData(form)) });
       bar.hidden = false;
-      line.textContent = "Training queued…";
+      line.textContent = queued;
       await followJob(job.id, (j) => { bar.value = j.progress; line.textContent = j.error || j.message || j.state; }, 2000);
       window.location.reload();
     } catch (error) {
@@ -82,6 +81,20 @@ if (form) {
       line.className = "status error";
     }
   });
+}
+
+const form = document.querySelector("#train-form");
+if (form) {
+  onSubmit(form, "/api/models/", "Training queued…", (data) => ({
+    project: Number(form.dataset.project),
+    name: data.get("name"),
+    arch: data.get("arch"),
+    encoder: data.get("encoder"),
+    places: chosenPlaces(data),
+    inventories: data.getAll("inventory").map(Number),
+    pretrained: data.get("pretrained") ? Number(data.get("pretrained")) : null,
+    hyperparameters: commonSettings(data),
+  }));
 }
 
 document.querySelector("#versions").addEventListener("click", async (event) => {
@@ -100,10 +113,9 @@ document.querySelector("#versions").addEventListener("click", async (event) => {
   }
 });
 
-// Pretraining form: the same scenes as training (no labels), a method and its one setting.
+// Pretraining form: the same scenes (no labels), a method and its one setting.
 const pretrainForm = document.querySelector("#pretrain-form");
 if (pretrainForm) {
-  const places = JSON.parse(document.querySelector("#places-data").textContent);
   const showMethod = () => {
     for (const el of pretrainForm.querySelectorAll("[data-method]")) {
       el.hidden = el.dataset.method !== pretrainForm.elements.method.value;
@@ -111,46 +123,17 @@ if (pretrainForm) {
   };
   pretrainForm.elements.method.addEventListener("change", showMethod);
   showMethod();
-  pretrainForm.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const data = new FormData(pretrainForm);
-    const elevation = new Set(data.getAll("elevation").map(Number));
-    const change = data.get("arch") === "siamese_unet";
-    const stack = (i) => {
-      const place = places[i];
-      if (change) return place.pre ? [place.post, place.pre] : [place.post];
-      return elevation.has(i) ? [place.post, ...place.dem] : [place.post];
-    };
-    const number = (name) => Number(data.get(name));
+  onSubmit(pretrainForm, "/api/models/pretrain/", "Pretraining queued…", (data) => {
     const method = data.get("method");
-    const hyperparameters = {
-      epochs: number("epochs"), chip_size: number("chip_size"),
-      batch_size: number("batch_size"), chips_per_epoch: number("chips_per_epoch"),
-      encoder_depth: number("encoder_depth"), base_channels: number("base_channels"),
-    };
-    if (method === "masked") hyperparameters.mask_ratio = number("mask_ratio");
-    else hyperparameters.noise_std = number("noise_std");
-    const body = {
+    const setting = method === "masked" ? "mask_ratio" : "noise_std";
+    return {
       project: Number(pretrainForm.dataset.project),
       name: data.get("name"),
       method,
       arch: data.get("arch"),
       encoder: data.get("encoder"),
-      places: data.getAll("place").map(Number).map(stack),
-      hyperparameters,
+      places: chosenPlaces(data),
+      hyperparameters: { ...commonSettings(data), [setting]: Number(data.get(setting)) },
     };
-    const line = pretrainForm.querySelector(".status");
-    const bar = pretrainForm.querySelector("progress");
-    line.className = "status";
-    try {
-      const job = await api("/api/models/pretrain/", { method: "POST", body });
-      bar.hidden = false;
-      line.textContent = "Pretraining queued…";
-      await followJob(job.id, (j) => { bar.value = j.progress; line.textContent = j.error || j.message || j.state; }, 2000);
-      window.location.reload();
-    } catch (error) {
-      line.textContent = error.message;
-      line.className = "status error";
-    }
   });
 }
