@@ -16,20 +16,20 @@ from django.conf import settings
 from inventories.errors import InvalidInput
 from inventories.models import Job, ModelVersion, Project, Scene
 from inventories.services.files import media_path
-from inventories.services.jobs import JobCancelled, JobContext
+from inventories.services.jobs import JobContext
 from inventories.services.training import (
     MODEL_FIELDS,
     check_change_pairs,
     resolve_places,
     snapshot_of,
     version_queue,
+    version_run,
 )
 from mlcore.data import SceneSpec
 from mlcore.errors import MlcoreError
 from mlcore.modeldir import read_config
 from mlcore.models import ModelConfig
 from mlcore.pretrain import METHODS, PretrainConfig, pretrain
-from mlcore.train import TrainingCancelled
 
 # What a user may set, with the type each value must have; the rest keeps mlcore's defaults.
 HYPERPARAMETERS: dict[str, type] = {
@@ -146,43 +146,25 @@ def pretraining_start(
 def run_pretrain(job: Job, ctx: JobContext) -> dict:
     """Pretrain on the recorded places; a redelivered job continues from last.pt."""
     version = ModelVersion.objects.get(pk=job.params["model_version"])
-    places = [
-        [Scene.objects.get(pk=s["id"]) for s in place] for place in version.data_snapshot["places"]
-    ]
-    config = _pretrain_config(
-        version.architecture,
-        version.encoder,
-        version.pretraining["method"],
-        places,
-        version.hyperparameters,
-    )
-    specs = [SceneSpec([s.path for s in place]) for place in places]
-    out_dir = media_path(version.directory)
-    history: list[dict] = list(version.metrics.get("history", []))
-    if history:
-        ctx.log(f"Resuming after epoch {history[-1]['epoch']} from the last checkpoint.")
-    ctx.progress(0.01, "Measuring the imagery's bands", force=True)
+    with version_run(version, ctx) as history:
+        snapshot = version.data_snapshot
+        places = [[Scene.objects.get(pk=s["id"]) for s in place] for place in snapshot["places"]]
+        method = version.pretraining["method"]
+        hyper = version.hyperparameters
+        config = _pretrain_config(version.architecture, version.encoder, method, places, hyper)
+        specs = [SceneSpec([s.path for s in place]) for place in places]
+        out_dir = media_path(version.directory)
+        ctx.progress(0.01, "Measuring the imagery's bands", force=True)
 
-    def on_epoch(report: dict[str, Any]) -> None:
-        history[:] = [h for h in history if h["epoch"] < report["epoch"]] + [report]
-        ModelVersion.objects.filter(pk=version.pk).update(metrics={"history": history})
-        ctx.log(
-            f"epoch {report['epoch']}/{report['epochs']}: reconstruction loss {report['loss']:.4f}"
-        )
-        ctx.progress(
-            report["epoch"] / report["epochs"],
-            f"Epoch {report['epoch']}/{report['epochs']}, reconstruction loss {report['loss']:.4f}",
-            force=True,
-        )
+        def on_epoch(report: dict[str, Any]) -> None:
+            epochs = f"{report['epoch']}/{report['epochs']}"
+            history.add(
+                report,
+                f"epoch {epochs}: reconstruction loss {report['loss']:.4f}",
+                f"Epoch {epochs}, reconstruction loss {report['loss']:.4f}",
+            )
 
-    try:
         result = pretrain(config, specs, out_dir, on_epoch=on_epoch, should_stop=ctx.cancelled)
-    except TrainingCancelled:
-        ModelVersion.objects.filter(pk=version.pk).update(status=ModelVersion.Status.FAILED)
-        raise JobCancelled() from None
-    except BaseException:
-        ModelVersion.objects.filter(pk=version.pk).update(status=ModelVersion.Status.FAILED)
-        raise
     written = read_config(out_dir)
     ModelVersion.objects.filter(pk=version.pk).update(
         status=ModelVersion.Status.READY,

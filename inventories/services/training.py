@@ -7,6 +7,8 @@ mlcore.train; a retried job resumes from the model directory's last checkpoint.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import geopandas as gpd
@@ -255,47 +257,70 @@ def _extents(inventories: list[Inventory]) -> gpd.GeoDataFrame:
 
 def run_train(job: Job, ctx: JobContext) -> dict:
     version = ModelVersion.objects.get(pk=job.params["model_version"])
-    snapshot = version.data_snapshot
-    places = [[Scene.objects.get(pk=s["id"]) for s in place] for place in snapshot["places"]]
-    inventories = list(Inventory.objects.filter(pk__in=[i["id"] for i in snapshot["inventories"]]))
-    config = _train_config(version.architecture, version.encoder, places, version.hyperparameters)
-    if version.pretraining:
-        config = _finetune(config, version.pretrained_from, project=version.project)
-    specs = [SceneSpec([s.path for s in place]) for place in places]
-    ctx.progress(0.01, "Reading labels and extents", force=True)
-    labelled = label_scenes(specs, _labels(inventories), [_extents(inventories)])
-    out_dir = media_path(version.directory)
-    history: list[dict] = list(version.metrics.get("history", []))
-    if history:
-        ctx.log(f"Resuming after epoch {history[-1]['epoch']} from the last checkpoint.")
+    with version_run(version, ctx) as history:
+        snapshot = version.data_snapshot
+        places = [[Scene.objects.get(pk=s["id"]) for s in place] for place in snapshot["places"]]
+        ids = [i["id"] for i in snapshot["inventories"]]
+        inventories = list(Inventory.objects.filter(pk__in=ids))
+        hyper = version.hyperparameters
+        config = _train_config(version.architecture, version.encoder, places, hyper)
+        if version.pretraining:
+            config = _finetune(config, version.pretrained_from, project=version.project)
+        specs = [SceneSpec([s.path for s in place]) for place in places]
+        ctx.progress(0.01, "Reading labels and extents", force=True)
+        labelled = label_scenes(specs, _labels(inventories), [_extents(inventories)])
+        out_dir = media_path(version.directory)
 
-    def on_epoch(report: EpochReport) -> None:
-        row = report.to_dict()
-        history[:] = [h for h in history if h["epoch"] < report.epoch] + [row]
-        ModelVersion.objects.filter(pk=version.pk).update(metrics={"history": history})
-        ctx.log(
-            f"epoch {report.epoch}/{report.epochs}: loss {report.train_loss:.4f}, "
-            f"val loss {report.val_loss:.4f}, F1 {report.best_f1:.3f}"
-        )
-        ctx.progress(
-            report.epoch / report.epochs,
-            f"Epoch {report.epoch}/{report.epochs}, validation F1 {report.best_f1:.3f}",
-            force=True,
-        )
+        def on_epoch(report: EpochReport) -> None:
+            history.add(
+                report.to_dict(),
+                f"epoch {report.epoch}/{report.epochs}: loss {report.train_loss:.4f}, "
+                f"val loss {report.val_loss:.4f}, F1 {report.best_f1:.3f}",
+                f"Epoch {report.epoch}/{report.epochs}, validation F1 {report.best_f1:.3f}",
+            )
 
-    try:
         # Mask R-CNN learns instances with its own loop; the model directory is the same.
         fit = train_instances if config.model.arch == "maskrcnn" else train
         result = fit(
             config, labelled, labelled, out_dir, on_epoch=on_epoch, should_stop=ctx.cancelled
         )
-    except TrainingCancelled:
-        ModelVersion.objects.filter(pk=version.pk).update(status=ModelVersion.Status.FAILED)
-        raise JobCancelled() from None
-    except BaseException:
-        ModelVersion.objects.filter(pk=version.pk).update(status=ModelVersion.Status.FAILED)
-        raise
     return _record_result(version, result, out_dir)
+
+
+class EpochHistory:
+    """A version's per-epoch rows, stored as each epoch ends so the page shows them live.
+
+    A run resumed after a lost worker replaces the rows from its first epoch on.
+    """
+
+    def __init__(self, version: ModelVersion, ctx: JobContext) -> None:
+        self.version, self.ctx = version, ctx
+        self.rows: list[dict] = list(version.metrics.get("history", []))
+        if self.rows:
+            ctx.log(f"Resuming after epoch {self.rows[-1]['epoch']} from the last checkpoint.")
+
+    def add(self, row: dict[str, Any], log: str, message: str) -> None:
+        self.rows[:] = [h for h in self.rows if h["epoch"] < row["epoch"]] + [row]
+        ModelVersion.objects.filter(pk=self.version.pk).update(metrics={"history": self.rows})
+        self.ctx.log(log)
+        self.ctx.progress(row["epoch"] / row["epochs"], message, force=True)
+
+
+@contextmanager
+def version_run(version: ModelVersion, ctx: JobContext) -> Iterator[EpochHistory]:
+    """The run of a training or pretraining job: whatever stops it marks the version failed.
+
+    That includes a bad input found only now (a scene or pretraining deleted
+    since queuing), so no version is left "training" for ever; a cancel ends
+    the job as cancelled.
+    """
+    try:
+        yield EpochHistory(version, ctx)
+    except BaseException as exc:
+        ModelVersion.objects.filter(pk=version.pk).update(status=ModelVersion.Status.FAILED)
+        if isinstance(exc, TrainingCancelled):
+            raise JobCancelled() from None
+        raise
 
 
 def _record_result(version: ModelVersion, result, out_dir) -> dict:

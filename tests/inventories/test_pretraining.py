@@ -188,6 +188,20 @@ def test_retraining_a_fine_tuned_model_keeps_its_pretraining(pretrained, project
     assert child.pretraining["sha256"] == pretrained.checkpoint_sha256
 
 
+@pytest.mark.django_db
+def test_a_training_whose_pretraining_was_deleted_fails_with_why_and_leaves_no_version_training(
+    pretrained, project_with_data, people, settings
+):
+    project, places = project_with_data
+    job = start_training(project, places, people.alice, pretrained)
+    pretrained.delete()
+    job_run(job.pk)
+    job.refresh_from_db()
+    version = ModelVersion.objects.get(pk=job.params["model_version"])
+    assert job.state == "failed" and "was deleted" in job.error
+    assert version.status == "failed" and version.pretraining  # the record is kept
+
+
 REFUSED = [
     ({"method": "inpainting"}, "Unknown pretraining method"),
     ({"hyperparameters": {"dropout": 0.1}}, "Unknown pretraining option"),
