@@ -14,6 +14,7 @@ from django.contrib.gis.db.models import Extent
 from django.db import connection
 
 from inventories.models import Inventory, Landslide, MappedExtent, Project, Scene
+from inventories.selectors.models import pre_event_partner
 from mlcore import render
 
 EXTENT = 4096
@@ -115,8 +116,6 @@ def map_layers(*, project: Project) -> dict:
     Which presets a scene supports is decided here from its band names, so
     the page never offers a layer the tile endpoint would refuse.
     """
-    from inventories.selectors.models import pre_event_partner
-
     scenes = []
     for scene in project.scenes.order_by("phase", "kind", "name"):
         (west, south, east, north) = scene.footprint.extent
