@@ -2,7 +2,8 @@
 
 Only files opened through `open_geotiff` reach GDAL from user input: the GTiff
 driver alone may open them, because GDAL would otherwise follow a VRT (or
-another text format renamed .tif) to any file on the server.
+another text format renamed .tif) to any file on the server. Loading this
+module turns GDAL's network access off (see `mlcore.gdal_env`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from rasterio.windows import Window
 from rio_cogeo.cogeo import cog_translate, cog_validate
 
 from mlcore.errors import MlcoreError
+from mlcore.gdal_env import apply_network_policy, refused_path
+
+apply_network_policy()
 
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
@@ -52,6 +56,9 @@ def open_geotiff(path: str | Path) -> DatasetReader:
     GDAL's warning about missing georeferencing is silenced: `inspect_geotiff`
     refuses such files with a message a user can act on.
     """
+    refused = refused_path(path)
+    if refused is not None:
+        raise NotAGeoTIFF(f"{Path(path).name}: {refused}.")
     path = Path(path)
     try:
         with path.open("rb") as fh:

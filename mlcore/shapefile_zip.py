@@ -28,6 +28,10 @@ from mlcore.vector_formats import (
 
 MAX_ZIP_MEMBERS = 1000
 _REQUIRED_PARTS = (".shp", ".shx", ".dbf")
+_SHAPE_FILE_CODE = b"\x00\x00\x27\x0a"  # 9994, big-endian: the .shp and .shx header
+_DBF_VERSIONS = frozenset(
+    {0x02, 0x03, 0x04, 0x05, 0x30, 0x31, 0x32, 0x43, 0x63, 0x83, 0x8B, 0x8E, 0xCB, 0xE5, 0xF5, 0xFB}
+)
 
 
 def read_zipped_shapefile(
@@ -61,6 +65,7 @@ def extracted_shapefile(path: Path, max_bytes: int) -> Iterator[tuple[Path, str]
         parts = _shapefile_parts(members, shp, path.name)
         for suffix, info in parts.items():
             _copy_bounded(archive, info, Path(folder) / f"layer{suffix}", path.name)
+        _check_signatures(Path(folder), parts, path.name)
         yield Path(folder) / "layer.shp", PurePosixPath(shp.filename).stem
 
 
@@ -138,3 +143,26 @@ def _copy_bounded(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path,
                 sink.write(chunk)
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
         raise VectorFileError(f"{name}: {info.filename!r} is damaged ({exc}).") from None
+
+
+def _check_signatures(folder: Path, parts: dict[str, zipfile.ZipInfo], name: str) -> None:
+    """Refuse parts that are not what their names say before GDAL opens any of them.
+
+    pyogrio cannot restrict which driver opens a .shp, so GDAL would open one
+    that is really VRT XML with the VRT driver, which reads any file or URL it
+    names. The Shapefile driver is the only one that claims a .shp with the
+    Shapefile header, so checking the bytes is what names the driver here.
+    """
+    for suffix in _REQUIRED_PARTS:
+        with (folder / f"layer{suffix}").open("rb") as fh:
+            head = fh.read(100)
+        if suffix == ".dbf":
+            looks_right = len(head) >= 32 and head[0] in _DBF_VERSIONS
+        else:
+            looks_right = len(head) == 100 and head.startswith(_SHAPE_FILE_CODE)
+        if not looks_right:
+            member = parts[suffix].filename
+            raise VectorFileError(
+                f"{name}: {member!r} is not a Shapefile {suffix} (its first bytes are not a "
+                f"Shapefile {suffix} header); zip the files your GIS wrote, unchanged."
+            )

@@ -9,11 +9,16 @@ GDAL only ever opens a plain local file through a driver we name: GeoJSON and
 GeoPackage by their connection prefix (after checking the file's first bytes),
 a Shapefile only after we copied its parts out of the zip under names we chose.
 GDAL never sees an uploaded zip (no /vsizip/), because a zip's member names and
-sizes are the uploader's to choose.
+sizes are the uploader's to choose. A GeoJSON `crs` member that is a link is
+refused before GDAL reads the file, because GDAL would download it. Loading
+this module turns GDAL's network access off (see `mlcore.gdal_env`).
 """
 
 from __future__ import annotations
 
+import json
+import mmap
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +31,9 @@ import pyogrio.raw
 import shapely
 
 from mlcore.errors import MlcoreError
+from mlcore.gdal_env import apply_network_policy, refused_path
+
+apply_network_policy()
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".geojson", ".json", ".gpkg", ".zip", ".kml")
 FORMAT_NAMES = {
@@ -112,6 +120,10 @@ class RawLayer:
 
 def detect_format(path: Path) -> str:
     """The GDAL driver name for `path`, from its suffix, confirmed by its first bytes."""
+    refused = refused_path(path)
+    if refused is not None:
+        raise VectorFileError(f"{Path(path).name}: {refused}.")
+    path = Path(path)
     suffix = path.suffix.lower()
     driver = FORMAT_BY_SUFFIX.get(suffix)
     if driver is None:
@@ -140,7 +152,67 @@ def detect_format(path: Path) -> str:
             f"{path.name} is named {suffix} but is not a {name} ({why_not}); "
             f"export it again as {name}."
         )
+    if driver == "GeoJSON":
+        check_geojson_crs(path)
     return driver
+
+
+# A JSON key equal to "crs" in any case, letters possibly written as \u escapes,
+# as GDAL compares member names (case-insensitively, after unescaping).
+_CRS_KEY = re.compile(rb'"(?:c|\\u00[46]3)(?:r|\\u00[57]2)(?:s|\\u00[57]3)"\s*:\s*', re.IGNORECASE)
+_CRS_OBJECT_BYTES = 64 * 1024
+_NAMED_CRS_TYPES = {"name": "name", "epsg": "code", "ogc": "urn"}
+_LOCAL_CRS_URIS = re.compile(r"^(https?://)?(www\.)?opengis\.net/def/crs/", re.IGNORECASE)
+
+
+def check_geojson_crs(path: Path) -> None:
+    """Refuse a GeoJSON any of whose `crs` members GDAL would fetch or open.
+
+    The old (2008) GeoJSON let a CRS be a link or URL; GDAL downloads it. Only
+    a CRS given by name ("EPSG:32647", "urn:ogc:def:crs:EPSG::32647") passes.
+    The file is scanned as bytes through a memory map, so its size does not
+    matter; each `crs` object found is decoded alone.
+    """
+    if path.stat().st_size == 0:
+        return
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        for match in _CRS_KEY.finditer(data):
+            window = data[match.end() : match.end() + _CRS_OBJECT_BYTES]
+            why = _crs_refusal(window.decode("utf-8", errors="replace"))
+            if why is not None:
+                raise VectorFileError(
+                    f'{path.name}: its "crs" member {why}. Scarp never follows links in '
+                    "uploaded files; export the file again as GeoJSON in lon/lat (RFC 7946) "
+                    'or with the CRS given by name, e.g. "EPSG:32647".'
+                )
+
+
+def _crs_refusal(text: str) -> str | None:
+    """Why the `crs` value at the start of `text` is refused, or None when it is a name."""
+    try:
+        value, _ = json.JSONDecoder().raw_decode(text)
+    except json.JSONDecodeError:
+        return "cannot be read as a JSON object (or is longer than 64 KiB)"
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        return "is not a CRS object"
+    kind = str(value.get("type", "")).lower()
+    properties = value.get("properties")
+    properties = properties if isinstance(properties, dict) else {}
+    if kind not in _NAMED_CRS_TYPES:
+        target = properties.get("href") or properties.get("url") or ""
+        shown = f" to {str(target)[:200]!r}" if target else ""
+        return f"is a link{shown} (type {value.get('type')!r}), not a CRS name"
+    name = properties.get(_NAMED_CRS_TYPES[kind])
+    if isinstance(name, int) and kind == "epsg":
+        return None
+    if not isinstance(name, str):
+        return f"of type {value.get('type')!r} has no {_NAMED_CRS_TYPES[kind]!r}"
+    looks_like_link = "://" in name or name.lstrip().lower().startswith(("/", "\\", "file:"))
+    if looks_like_link and not _LOCAL_CRS_URIS.match(name.strip()):
+        return f"names a link or file ({name[:200]!r}), not a CRS"
+    return None
 
 
 def check_size(path: Path, max_bytes: int) -> None:

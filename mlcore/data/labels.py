@@ -20,6 +20,7 @@ from shapely.geometry.base import BaseGeometry
 
 from mlcore.data.scenes import SceneSpec
 from mlcore.errors import MlcoreError
+from mlcore.vectors import VectorFileError, read_polygons
 
 SPLITS = ("train", "validation", "test")
 
@@ -29,20 +30,18 @@ class LabelError(MlcoreError):
 
 
 def read_vector(path: str | Path) -> gpd.GeoDataFrame:
-    """Read a vector file (any CRS, any OGR format geopandas reads); refuse one without CRS.
+    """Read a landslide or extent file by the rules of an inventory import, in lon/lat.
 
-    Kept alone so the shared vector reader can replace it.
+    Through `mlcore.vectors.read_polygons`, so the CLI opens a user's file as
+    the web app does: a format Scarp knows, checked by its first bytes, the
+    driver named, no link followed, every feature a polygon and a CRS declared.
     """
     path = Path(path)
     try:
-        frame = gpd.read_file(path, engine="pyogrio")
-    except Exception as exc:  # pyogrio raises several unrelated types for unreadable files
-        raise LabelError(f"{path.name} cannot be read as a vector file: {exc}") from None
-    if frame.crs is None:
-        raise LabelError(
-            f"{path.name} has no coordinate reference system; save it with one and try again."
-        )
-    return frame
+        parsed = read_polygons(path)
+    except VectorFileError as exc:
+        raise LabelError(str(exc)) from None
+    return parsed.frame.drop(columns=["area_m2", "repaired"])
 
 
 def _polygons(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
