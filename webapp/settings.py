@@ -9,6 +9,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from mlcore.gdal_env import apply_network_policy
 from webapp.env import database_from_url, envbool, envint, envlist, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -104,6 +105,10 @@ SCARP_MAX_RASTER_SAMPLES = envint("SCARP_MAX_RASTER_SAMPLES", str(40_000 * 40_00
 SCARP_MAX_UPLOAD_BYTES = envint("SCARP_MAX_UPLOAD_BYTES", str(20 * 1024**3))
 SCARP_MAX_VECTOR_BYTES = envint("SCARP_MAX_VECTOR_BYTES", str(2 * 1024**3))
 SCARP_MAX_VECTOR_FEATURES = envint("SCARP_MAX_VECTOR_FEATURES", "1000000")
+# GDAL reads local files only (no HTTP, /vsicurl/, /vsis3/...) unless an operator
+# turns this on; applied here so the web app and every worker start that way.
+SCARP_GDAL_ALLOW_NETWORK = envbool("SCARP_GDAL_ALLOW_NETWORK", "false")
+apply_network_policy(SCARP_GDAL_ALLOW_NETWORK)
 # "auto" uses CUDA when present; "cuda" without one is an error, never a silent CPU run.
 SCARP_TRAIN_DEVICE = envstr("SCARP_TRAIN_DEVICE", "auto")
 SCARP_PREDICT_BLOCK_SIZE = envint("SCARP_PREDICT_BLOCK_SIZE", "2048")
