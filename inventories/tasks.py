@@ -2,6 +2,7 @@
 
 acks_late with reject_on_worker_lost: a job whose worker dies is delivered
 again and resumes; `job_run` counts the attempts and fails it past the limit.
+Each delivery takes its own lease on the job (see `inventories.services.jobs`).
 """
 
 import multiprocessing
@@ -49,21 +50,27 @@ def _reap_jobs_of_previous_run(sender, **kwargs) -> None:
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
-def predict_block(self, job_id: int, block: dict) -> None:
+def predict_block(self, job_id: int, block: dict, lease: str = "") -> None:
     """One window block of a split prediction; any worker on the gpu queue may take it."""
     from inventories.services.prediction import block_predict
 
     try:
         with _children_allowed():
-            block_predict(job_id, block)
+            block_predict(job_id, block, lease)
     except Exception as exc:
-        job_fail(job_id, f"A prediction block failed: {exc}")
+        job_fail(job_id, f"A prediction block failed: {exc}", lease=lease)
         raise
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
-def finish_prediction(self, job_id: int) -> None:
+def finish_prediction(self, job_id: int, lease: str = "") -> None:
     """After the last block: merge, vectorise and store, as a single run would."""
     from inventories.services.prediction import blocks_finish
 
-    job_continue(job_id, blocks_finish)
+    job_continue(job_id, blocks_finish, lease=lease)
+
+
+@shared_task(ignore_result=True)
+def reap_jobs() -> None:
+    """Scheduled by Celery beat: requeue jobs whose heartbeat stopped, re-send lost ones."""
+    jobs_reap()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Serves Scarp with the demo data: web server, a CPU worker (queue default) and a
-# GPU-style worker (queue gpu, one job at a time in a fresh process). Ctrl-C stops all.
+# GPU-style worker (queue gpu, one job at a time in a fresh process) and Celery beat
+# (runs the job reaper every minute). Ctrl-C stops all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -25,7 +26,11 @@ pids+=($!)
 .venv/bin/celery -A webapp worker -Q gpu -c 1 --max-tasks-per-child 1 -n gpu@%h --loglevel INFO \
   > var/log/worker-gpu.log 2>&1 &
 pids+=($!)
-echo "==> Workers logging to var/log/"
+# Beat schedules the reaper (jobs whose worker vanished, queued jobs the broker lost).
+.venv/bin/celery -A webapp beat --loglevel INFO -s var/celerybeat-schedule \
+  > var/log/beat.log 2>&1 &
+pids+=($!)
+echo "==> Workers and beat logging to var/log/"
 echo "==> Scarp on http://127.0.0.1:8000  (Ctrl-C stops everything)"
 $PY manage.py runserver 127.0.0.1:8000 --noreload &
 pids+=($!)

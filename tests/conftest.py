@@ -86,6 +86,8 @@ def celery_worker(django_db_setup, django_db_blocker):
     env["DATABASE_URL"] = f"{base}/{db_name}"
     env["MEDIA_ROOT"] = str(settings.MEDIA_ROOT)
     env["SCARP_JOB_STALE_SECONDS"] = "5"
+    # A beat a second: a redelivery after a killed worker takes over within seconds.
+    env["SCARP_JOB_HEARTBEAT_SECONDS"] = "1"
     # Small prediction blocks so split runs really split the small test scenes.
     env["SCARP_PREDICT_BLOCK_SIZE"] = "128"
     log = open(  # noqa: SIM115 - stays open for the worker's whole life

@@ -114,7 +114,17 @@ SCARP_TRAIN_DEVICE = envstr("SCARP_TRAIN_DEVICE", "auto")
 SCARP_PREDICT_BLOCK_SIZE = envint("SCARP_PREDICT_BLOCK_SIZE", "2048")
 SCARP_TRAIN_LOADER_WORKERS = envint("SCARP_TRAIN_LOADER_WORKERS", "2")
 SCARP_JOB_MAX_ATTEMPTS = envint("SCARP_JOB_MAX_ATTEMPTS", "3")
-SCARP_JOB_STALE_SECONDS = envint("SCARP_JOB_STALE_SECONDS", "600")
+SCARP_JOB_STALE_SECONDS = envint("SCARP_JOB_STALE_SECONDS", "120")
+# A timer thread beats every few seconds while any job step runs (a training
+# epoch, a prediction block), so a job that stops beating has lost its worker.
+SCARP_JOB_HEARTBEAT_SECONDS = envint("SCARP_JOB_HEARTBEAT_SECONDS", "10")
+# A job still queued this long after it was sent, whose message the broker no
+# longer holds (a restarted Redis, an enqueue that failed), is sent again.
+SCARP_JOB_RESEND_SECONDS = envint("SCARP_JOB_RESEND_SECONDS", "300")
+# How long a job step waits for a lost database to come back before giving up.
+SCARP_JOB_DB_WAIT_SECONDS = envint("SCARP_JOB_DB_WAIT_SECONDS", "600")
+# Celery beat runs the reaper this often.
+SCARP_JOB_REAP_SECONDS = envint("SCARP_JOB_REAP_SECONDS", "60")
 
 CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", "redis://127.0.0.1:63799/0")
 CELERY_RESULT_BACKEND = envstr("CELERY_RESULT_BACKEND", "") or None
@@ -124,6 +134,7 @@ CELERY_TASK_ROUTES = {
     "inventories.tasks.run_default_job": {"queue": "default"},
     "inventories.tasks.predict_block": {"queue": "gpu"},
     "inventories.tasks.finish_prediction": {"queue": "default"},
+    "inventories.tasks.reap_jobs": {"queue": "default"},
 }
 # A job survives the death of the worker running it: the message is only
 # acknowledged when the task returns, and a lost worker puts it back.
@@ -135,6 +146,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "False")
+CELERY_BEAT_SCHEDULE = {
+    "reap-jobs": {
+        "task": "inventories.tasks.reap_jobs",
+        "schedule": float(SCARP_JOB_REAP_SECONDS),
+        "options": {"queue": "default", "expires": float(SCARP_JOB_REAP_SECONDS)},
+    }
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -41,6 +41,18 @@ class Job(models.Model):
     cancel_requested = models.BooleanField(default=False)
     celery_id = models.CharField(max_length=64, blank=True)
     worker = models.CharField(max_length=200, blank=True)
+    lease = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="Token of the delivery that holds the job; writes of any other are ignored.",
+    )
+    sends = models.PositiveSmallIntegerField(
+        default=0, help_text="Times the job was handed to the broker."
+    )
+    sent_at = models.DateTimeField(null=True, blank=True)
+    merge_queued = models.BooleanField(
+        default=False, help_text="A split prediction's merge was queued (at most once)."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
     )

@@ -19,6 +19,7 @@ class ModelVersion(models.Model):
         TRAINING = "training", "Training"
         READY = "ready", "Ready"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
 
     project = models.ForeignKey("Project", on_delete=models.CASCADE, related_name="model_versions")
     name = models.CharField(max_length=200)

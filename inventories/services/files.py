@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -47,13 +48,58 @@ def remove_upload(path: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+_journal: contextvars.ContextVar[Path | None] = contextvars.ContextVar("journal", default=None)
+
+
+class _Staged(list):
+    """The paths of one staged write; each is also noted in the running job's journal.
+
+    A worker killed mid-write (kill -9, out of memory) runs no clean-up; the
+    journal tells whoever takes its job over which half-written files to delete.
+    """
+
+    def append(self, path) -> None:
+        super().append(path)
+        journal = _journal.get()
+        if journal is not None:
+            journal.parent.mkdir(parents=True, exist_ok=True)
+            with journal.open("a") as fh:
+                fh.write(relative_to_media(Path(path)) + "\n")
+
+
+@contextmanager
+def staging_journal(path: Path) -> Iterator[None]:
+    """Note every staged write of this block in `path`; the journal goes when it ends."""
+    token = _journal.set(Path(path))
+    try:
+        yield
+    finally:
+        _journal.reset(token)
+        Path(path).unlink(missing_ok=True)
+
+
+def sweep_journal(journal: Path, *, keep) -> None:
+    """Delete the files a dead worker was writing, except those `keep(relative)` says are stored."""
+    if not journal.exists():
+        return
+    for relative in set(journal.read_text().split()):
+        if keep(relative):
+            continue
+        with contextlib.suppress(ValueError):
+            target = media_path(relative)
+            target.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                target.parent.rmdir()
+    journal.unlink(missing_ok=True)
+
+
 @contextmanager
 def staged_files() -> Iterator[list[Path]]:
     """Collect paths written during an operation; delete them all if it fails.
 
     Makes a multi-file write (a DEM and its slope and hillshade) all or nothing.
     """
-    written: list[Path] = []
+    written: list[Path] = _Staged()
     try:
         yield written
     except BaseException:

@@ -16,12 +16,16 @@ import geopandas as gpd
 import numpy as np
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
 
 from inventories.errors import InvalidInput
 from inventories.models import Inventory, Job, ModelVersion, Scene
 from inventories.services.files import media_path, new_relative_path, staged_files
 from inventories.services.inventories import landslides_bulk_insert
 from inventories.services.jobs import (
+    Heartbeat,
     JobCancelled,
     JobContext,
     JobDetached,
@@ -38,9 +42,9 @@ from mlcore.infer import (
     plan_blocks,
     predict_block,
     predict_scene,
+    scene_polygons,
 )
 from mlcore.tiling import Block
-from mlcore.vectorize import vectorize
 
 
 def _scenes(version: ModelVersion, scene_ids: list[int]) -> list[Scene]:
@@ -140,7 +144,8 @@ def run_predict(job: Job, ctx: JobContext) -> dict:
             polygons = result.polygons
         else:
             ctx.progress(0.9, "Vectorising")
-            polygons = vectorize(
+            polygons = scene_polygons(
+                media_path(version.directory),
                 media_path(relative),
                 threshold=result.threshold,
                 min_area_m2=job.params.get("min_area_m2") or 0.0,
@@ -153,6 +158,7 @@ def _store(job, ctx, version, scenes, relative, polygons: gpd.GeoDataFrame, thre
     ctx.progress(0.95, f"Storing {len(polygons)} predicted landslides")
     source = scenes[0]
     with transaction.atomic():
+        ctx.assert_holds()  # a worker taken for dead stores nothing beside its successor
         probability = scene_register(
             project=version.project,
             relative=relative,
@@ -210,55 +216,79 @@ def _fan_out(job, ctx, version, scenes) -> dict:
 
     Counting finished blocks on the Job row (under a row lock) needs no Celery
     result backend, and a block delivered twice after a lost worker counts once.
+    Each run (lease) has its own blocks folder, so a run that took the job over
+    never deletes blocks an earlier one may still be writing.
     """
     from inventories import tasks
 
     blocks = plan_blocks(media_path(version.directory), [s.path for s in scenes], _config())
-    folder = media_path(f"jobs/{job.pk}/blocks")
+    folder = _blocks_folder(job.pk, job.lease)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    Job.objects.filter(pk=job.pk).update(result={"blocks": len(blocks), "done": []})
+    Job.objects.filter(pk=job.pk, lease=job.lease).update(
+        result={"blocks": len(blocks), "done": []}, merge_queued=False
+    )
     ctx.log(f"Split into {len(blocks)} blocks for parallel workers.")
     ctx.progress(0.02, f"{len(blocks)} blocks queued", force=True)
 
     def send() -> None:
         for block in blocks:
-            tasks.predict_block.apply_async(args=[job.pk, block.to_dict()], queue="gpu")
+            tasks.predict_block.apply_async(args=[job.pk, block.to_dict(), job.lease], queue="gpu")
 
     transaction.on_commit(send)
     raise JobDetached()
 
 
-def block_predict(job_id: int, block: dict) -> None:
-    """Predict one block of a split job; the last block to finish queues the merge."""
+def _blocks_folder(job_id: int, lease: str):
+    return media_path(f"jobs/{job_id}/blocks-{lease}")
+
+
+def block_predict(job_id: int, block: dict, lease: str) -> None:
+    """Predict one block of a split job; the last block to finish queues the merge, once.
+
+    Blocks of a run that was since taken over (another lease) do nothing. A
+    heartbeat beats the job while the block computes, so the reaper leaves
+    live work alone.
+    """
     from inventories import tasks
 
-    job = Job.objects.get(pk=job_id)
-    if not job.is_active:
+    job = Job.objects.filter(pk=job_id, lease=lease).first()
+    if job is None or not job.is_active:
         return
     if job.cancel_requested:
-        job_continue(job_id, lambda job, ctx: {})
+        job_continue(job_id, lambda job, ctx: {}, lease=lease)
         return
     version = ModelVersion.objects.get(pk=job.params["model_version"])
     scenes = _scenes(version, job.params["scenes"])
-    path = predict_block(
-        media_path(version.directory),
-        [s.path for s in scenes],
-        Block.from_dict(block),
-        media_path(f"jobs/{job.pk}/blocks"),
-        config=_config(),
-    )
+    with Heartbeat(job_id, lease):
+        path = predict_block(
+            media_path(version.directory),
+            [s.path for s in scenes],
+            Block.from_dict(block),
+            _blocks_folder(job_id, lease),
+            config=_config(),
+        )
     with transaction.atomic():
-        job = Job.objects.select_for_update().get(pk=job_id)
+        job = Job.objects.select_for_update().filter(pk=job_id, lease=lease).first()
+        if job is None or not job.is_active:
+            return
         done = sorted(set(job.result.get("done", [])) | {str(path)})
         total = job.result["blocks"]
         job.result = {**job.result, "done": done}
         job.progress = 0.02 + 0.8 * len(done) / total
         job.message = f"{len(done)} of {total} blocks predicted"
-        job.save(update_fields=["result", "progress", "message"])
-        if len(done) == total:
+        job.heartbeat_at = timezone.now()
+        job.save(update_fields=["result", "progress", "message", "heartbeat_at"])
+        # The transition to all-blocks-done happens once: a block delivered again
+        # after the last one finds merge_queued already set and queues nothing.
+        if len(done) == total and Job.objects.filter(
+            pk=job_id, lease=lease, merge_queued=False
+        ).update(merge_queued=True):
+            Job.objects.filter(pk=job_id).update(
+                log=Concat(F("log"), Value(f"All {total} blocks predicted; merging.\n"))
+            )
             transaction.on_commit(
-                lambda: tasks.finish_prediction.apply_async(args=[job_id], queue="default")
+                lambda: tasks.finish_prediction.apply_async(args=[job_id, lease], queue="default")
             )
 
 
@@ -276,13 +306,19 @@ def blocks_finish(job: Job, ctx: JobContext) -> dict:
         written.append(media_path(relative))
         ctx.progress(0.85, "Merging blocks", force=True)
         media_path(relative).parent.mkdir(parents=True, exist_ok=True)
-        merge_blocks(job.result["done"], [s.path for s in scenes], media_path(relative))
+        merge_blocks(
+            job.result["done"],
+            [s.path for s in scenes],
+            media_path(relative),
+            model_dir=media_path(version.directory),
+        )
         ctx.progress(0.9, "Vectorising", force=True)
-        polygons = vectorize(
+        polygons = scene_polygons(
+            media_path(version.directory),
             media_path(relative),
             threshold=threshold,
             min_area_m2=job.params.get("min_area_m2") or 0.0,
         )
         result = _store(job, ctx, version, scenes, relative, polygons, threshold)
-    shutil.rmtree(media_path(f"jobs/{job.pk}"), ignore_errors=True)
+    shutil.rmtree(_blocks_folder(job.pk, job.lease), ignore_errors=True)
     return result

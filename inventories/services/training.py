@@ -308,19 +308,18 @@ class EpochHistory:
 
 @contextmanager
 def version_run(version: ModelVersion, ctx: JobContext) -> Iterator[EpochHistory]:
-    """The run of a training or pretraining job: whatever stops it marks the version failed.
+    """The run of a training or pretraining job; a stop asked for ends the job as cancelled.
 
-    That includes a bad input found only now (a scene or pretraining deleted
-    since queuing), so no version is left "training" for ever; a cancel ends
-    the job as cancelled.
+    Whatever ends the job failed or cancelled (a bad input found only now, such
+    as a scene or pretraining deleted since queuing) settles the version in the
+    job's end (`jobs._finish`), so no version is left "training" for ever. Not
+    here: a run whose database connection dropped runs again, and a run that
+    lost its lease to another delivery must leave that delivery's version alone.
     """
     try:
         yield EpochHistory(version, ctx)
-    except BaseException as exc:
-        ModelVersion.objects.filter(pk=version.pk).update(status=ModelVersion.Status.FAILED)
-        if isinstance(exc, TrainingCancelled):
-            raise JobCancelled() from None
-        raise
+    except TrainingCancelled:
+        raise JobCancelled() from None
 
 
 def _record_result(version: ModelVersion, result, out_dir) -> dict:
