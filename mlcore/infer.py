@@ -36,6 +36,7 @@ from mlcore.data.bands import InputSpec
 from mlcore.data.scenes import SceneSpec, StackedScene
 from mlcore.errors import MlcoreError
 from mlcore.modeldir import load_model, read_config
+from mlcore.postprocess import Postprocess
 from mlcore.probraster import (
     encode,
     merge_block_files,
@@ -46,7 +47,7 @@ from mlcore.probraster import (
 from mlcore.scene_input import Region, open_scene, read_region
 from mlcore.tiling import Block, blend_weights, check_tiling, plan_grid
 from mlcore.trainconfig import resolve_device
-from mlcore.vectorize import vectorize, write_polygons_gpkg
+from mlcore.vectorize import write_polygons_gpkg
 
 ProgressCallback = Callable[[float, str], None]
 StopCallback = Callable[[], bool]
@@ -305,14 +306,47 @@ def predict_block(
 
 
 def merge_blocks(
-    block_paths: Sequence[str | Path], scene_paths: Sequence[str | Path], out_path: str | Path
+    block_paths: Sequence[str | Path],
+    scene_paths: Sequence[str | Path],
+    out_path: str | Path,
+    *,
+    model_dir: str | Path | None = None,
 ) -> Path:
-    """Put the block files of one plan together into the scene's probability COG."""
-    with StackedScene(SceneSpec(list(scene_paths))) as scene:
+    """Put the block files of one plan together into the scene's probability COG.
+
+    The grid is the model's (`model_dir`: a model on coarser pixels than the
+    scene predicted on those); without it, the scene's own.
+    """
+    scale = InputSpec.from_dict(read_config(model_dir)["input"]).scale if model_dir else 1
+    with StackedScene(SceneSpec(list(scene_paths)), scale) as scene:
         grid = {"width": scene.width, "height": scene.height}
         grid.update(crs=scene.crs, transform=scene.transform)
     with rasterio.Env(GDAL_CACHEMAX=_GDAL_CACHE_MB):
         return merge_block_files([Path(p) for p in block_paths], Path(out_path), **grid)
+
+
+def model_postprocess(
+    model_dir: str | Path, *, threshold: float | None = None, min_area_m2: float | None = None
+) -> Postprocess:
+    """How this model's probability maps become polygons: what validation chose (saved in
+    config.json by training), with the threshold or minimum area a user chose instead."""
+    config = read_config(model_dir)
+    saved = Postprocess.from_dict(config.get("postprocess"), float(config.get("threshold", 0.5)))
+    return saved.overridden(threshold=threshold, min_area_m2=min_area_m2)
+
+
+def scene_polygons(
+    model_dir: str | Path,
+    prob_path: str | Path,
+    *,
+    threshold: float | None = None,
+    min_area_m2: float | None = None,
+    block_size: int = 2048,
+) -> gpd.GeoDataFrame:
+    """The landslide polygons of a probability map this model wrote, the one way every
+    prediction path (CLI, app job, split run) draws them."""
+    post = model_postprocess(model_dir, threshold=threshold, min_area_m2=min_area_m2)
+    return post.polygons(prob_path, block_size=block_size)
 
 
 def is_instance_model(model_dir: str | Path) -> bool:
@@ -362,6 +396,7 @@ def predict_scene(
     predictor = Predictor(model_dir, config, expected_sha256=expected_sha256)
     threshold = predictor.threshold if threshold is None else threshold
     threshold_value(threshold)  # refuse a bad threshold before the long part
+    post = model_postprocess(model_dir, threshold=threshold, min_area_m2=min_area_m2)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with rasterio.Env(GDAL_CACHEMAX=_GDAL_CACHE_MB), predictor.open_scene(scene_paths) as scene:
@@ -389,12 +424,7 @@ def predict_scene(
         if should_stop and should_stop():
             raise PredictionCancelled("Prediction was cancelled before vectorising.")
         report(_INFER_SHARE + _COG_SHARE, "vectorising")
-        polygons = vectorize(
-            out_path,
-            threshold=threshold,
-            min_area_m2=min_area_m2,
-            block_size=predictor.config.block_size,
-        )
+        polygons = post.polygons(out_path, block_size=predictor.config.block_size)
         Path(polygons_path).parent.mkdir(parents=True, exist_ok=True)
         write_polygons_gpkg(polygons, Path(polygons_path))
     report(1.0, "done")

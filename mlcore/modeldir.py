@@ -33,6 +33,14 @@ def write_json(path: Path, data: dict) -> None:
     write_atomic(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
+def update_config(model_dir: str | Path, **changes: Any) -> dict[str, Any]:
+    """Rewrite config.json with `changes` (atomically); steps after training add to it."""
+    config = read_config(model_dir)
+    config.update(changes)
+    write_json(Path(model_dir) / CONFIG, config)
+    return config
+
+
 def read_config(model_dir: str | Path) -> dict[str, Any]:
     path = Path(model_dir) / CONFIG
     try:

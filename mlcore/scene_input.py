@@ -21,9 +21,6 @@ from mlcore.data.bands import InputSpec
 from mlcore.data.scenes import SceneError, SceneSpec, StackedScene
 from mlcore.io import open_geotiff
 
-# Derived bands (slope) look one pixel around; reading that much more makes a
-# window's derived values those of the whole scene, so blocks agree at seams.
-_DERIVE_MARGIN = 1
 _STRIP_ROWS = 512
 
 
@@ -35,7 +32,7 @@ def open_scene(
     paths: Sequence[str | Path], spec: InputSpec, config: dict[str, Any]
 ) -> StackedScene:
     """The stacked scene of `paths`, refused unless its bands are what the model expects."""
-    scene = StackedScene(SceneSpec(list(paths)))
+    scene = StackedScene(SceneSpec(list(paths)), spec.scale)
     try:
         check_bands(scene, spec, config)
     except BaseException:
@@ -102,23 +99,25 @@ def read_region(scene: StackedScene, spec: InputSpec, window: Window) -> Region:
 
     StackedScene reads only inside the scene (a window reaching out would be
     resampled), so the inside part is read and placed in a zero array. It is
-    read in strips of rows, each with a margin row for derived bands, so the
-    transient copies of reading and normalising are a strip's, not the window's.
+    read in strips of rows, each with the halo its derived bands look at
+    (`InputSpec.halo`: slope one pixel, relief its radius), so a window's
+    derived values are those of the whole scene and blocks agree at seams, and
+    the transient copies of reading and normalising are a strip's, not the window's.
     """
+    margin = spec.halo(scene.res)
     col, row = int(window.col_off), int(window.row_off)
     width, height = int(window.width), int(window.height)
     x = np.zeros((len(spec.channels), height, width), dtype=np.float32)
     valid = np.zeros((height, width), dtype=bool)
-    c0, c1 = max(col - _DERIVE_MARGIN, 0), min(col + width + _DERIVE_MARGIN, scene.width)
+    c0, c1 = max(col - margin, 0), min(col + width + margin, scene.width)
     ic0, ic1 = max(col, 0), min(col + width, scene.width)
     for top in range(max(row, 0), min(row + height, scene.height), _STRIP_ROWS):
         bottom = min(top + _STRIP_ROWS, row + height, scene.height)
-        r0 = max(top - _DERIVE_MARGIN, 0)
-        r1 = min(bottom + _DERIVE_MARGIN, scene.height)
+        r0 = max(top - margin, 0)
+        r1 = min(bottom + margin, scene.height)
         raw, raw_valid = scene.read(Window(c0, r0, c1 - c0, r1 - r0))
-        prepared = spec.prepare(raw, raw_valid, scene.res)
         src = (slice(top - r0, bottom - r0), slice(ic0 - c0, ic1 - c0))
         dst = (slice(top - row, bottom - row), slice(ic0 - col, ic1 - col))
-        x[:, dst[0], dst[1]] = prepared[:, src[0], src[1]]
+        x[:, dst[0], dst[1]] = spec.prepare(raw, raw_valid, scene.res, src)
         valid[dst] = raw_valid[src]
     return Region(window, x, valid)

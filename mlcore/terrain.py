@@ -1,7 +1,10 @@
-"""Slope and hillshade from a DEM, block by block, as input bands and map layers.
+"""Terrain from a DEM: the one implementation of slope, hillshade and relief.
 
-Each block is read with a one-pixel halo from its neighbours, so the result
-does not depend on the block size: no seams along block borders.
+Training, prediction and the web app's DEM layers all call the kernels here
+(`horn_gradients`, `slope_degrees`, `relief`), so a model's slope band is
+the slope a user sees on the map. Each block or window is read with a halo
+from its neighbours, so the result does not depend on the block size: no
+seams along block borders, and a chip's terrain equals the whole scene's.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import pyproj
 import rasterio
 from affine import Affine
 from rasterio.windows import Window
+from scipy import ndimage
 
 from mlcore.io import RasterError, RasterInfo, SceneReader, atomic_output
 
@@ -38,7 +42,7 @@ def write_slope(dem: Path, out: Path, *, block_size: int = 1024) -> None:
     become metres at the latitude of each block's centre, so slopes are
     right to a fraction of a percent for blocks under a degree tall.
     """
-    _write_derivative(dem, out, _slope, "float32", SLOPE_NODATA, "slope_degrees", block_size)
+    _write_derivative(dem, out, slope_degrees, "float32", SLOPE_NODATA, "slope_degrees", block_size)
 
 
 def write_hillshade(
@@ -59,8 +63,29 @@ def write_hillshade(
     _write_derivative(dem, out, shade, "uint8", HILLSHADE_NODATA, "hillshade", block_size)
 
 
-def _slope(dzdx: np.ndarray, dzdy: np.ndarray) -> np.ndarray:
+def slope_degrees(dzdx: np.ndarray, dzdy: np.ndarray) -> np.ndarray:
+    """Slope in degrees (float32) from east and north gradients (unitless)."""
     return np.degrees(np.arctan(np.hypot(dzdx, dzdy))).astype(np.float32)
+
+
+def relief(z: np.ndarray, valid: np.ndarray, radius: int) -> np.ndarray:
+    """Elevation above the mean of the valid elevations within `radius` pixels (a square).
+
+    Absolute elevation says where a place lies in one valley; relief says
+    whether it is a ridge, a slope or a channel floor, which transfers from
+    one stretch of a valley to the next. Invalid pixels and pixels outside
+    the array count for nothing (a normalised box filter), so a window read
+    with a halo of `radius` gives exactly the whole scene's values. Float64
+    keeps the running sums exact enough at elevations of thousands of metres.
+    """
+    if radius < 1:
+        raise ValueError(f"The relief radius must be at least one pixel, not {radius}.")
+    weight = valid.astype(np.float64)
+    size = 2 * radius + 1
+    total = ndimage.uniform_filter(np.where(valid, z, 0.0), size, mode="constant", cval=0.0)
+    count = ndimage.uniform_filter(weight, size, mode="constant", cval=0.0)
+    mean = np.divide(total, count, out=np.zeros_like(total), where=count > 1e-9)
+    return np.where(valid, z - mean, 0.0).astype(np.float32)
 
 
 def _hillshade(
@@ -113,7 +138,7 @@ def _write_derivative(
             dst.set_band_description(1, description)
             for window in reader.block_windows(block_size):
                 z, valid = _read_with_halo(reader, window)
-                dzdx, dzdy = _horn(z, valid, *pixel_size.metres(window))
+                dzdx, dzdy = horn_gradients(z, valid, *pixel_size.metres(window))
                 values = derivative(dzdx, dzdy)
                 values[~valid[1:-1, 1:-1]] = nodata
                 dst.write(values, 1, window=window)
@@ -135,10 +160,14 @@ def _read_with_halo(reader: SceneReader, window: Window) -> tuple[np.ndarray, np
     return np.pad(z, pad, mode="edge"), np.pad(valid, pad, mode="edge")
 
 
-def _horn(
+def horn_gradients(
     z: np.ndarray, valid: np.ndarray, xres: float, yres: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """East and north gradients of the halo'd block z by Horn's 3x3 weighted differences."""
+    """East and north gradients of z by Horn's 3x3 weighted differences, as gdaldem.
+
+    `z` and `valid` carry a one-pixel halo; the result is the inner block.
+    An invalid neighbour counts as the centre's height, so holes do not grow.
+    """
     centre = z[1:-1, 1:-1]
 
     def at(dr: int, dc: int) -> np.ndarray:

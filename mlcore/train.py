@@ -8,6 +8,7 @@ in the checkpoint, so a resumed run retraces an uninterrupted one.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from mlcore.data import (
 )
 from mlcore.data.bands import check_derivable
 from mlcore.errors import MlcoreError
+from mlcore.infer import InferenceConfig, predict_scene
 from mlcore.losses import IGNORE, get_loss
 from mlcore.modeldir import (
     BEST,
@@ -41,9 +43,11 @@ from mlcore.modeldir import (
     METRICS,
     load_model,
     plot_curves,
+    update_config,
     write_json,
 )
 from mlcore.models import build_model
+from mlcore.postprocess import Tuned, Validation, tune_postprocess, validation_frames
 from mlcore.trainconfig import (
     EpochReport,
     TrainConfig,
@@ -74,10 +78,12 @@ class TrainingData:
     val_refs: list
 
 
-def _grids(scenes: Sequence[LabelledScene], split: str, chip: int, bands: list[str] | None):
+def _grids(
+    scenes: Sequence[LabelledScene], split: str, chip: int, bands: list[str] | None, scale: int
+):
     grids = []
     for labelled in scenes:
-        with StackedScene(labelled.scene) as scene:
+        with StackedScene(labelled.scene, scale) as scene:
             if bands is not None and scene.band_names != bands:
                 raise SceneError(
                     f"Scene {labelled.scene.name} has bands {scene.band_names}, but the first "
@@ -113,13 +119,19 @@ def prepare_data(
                 f"No {split} extent overlaps any scene; mark mapped extents with split "
                 f"'{split}' over the scenes (check the CRS of the extents file)."
             )
-    train_grids, bands = _grids(train_data, "train", config.chip_size, None)
-    val_grids, _ = _grids(val_data, "validation", config.chip_size, bands)
+    scale = config.scale if spec is None else spec.scale
+    train_grids, bands = _grids(train_data, "train", config.chip_size, None, scale)
+    val_grids, _ = _grids(val_data, "validation", config.chip_size, bands, scale)
     check_derivable(config.derived_bands, bands)
+    unknown = sorted(set(config.dropped_bands) - set(bands))
+    if unknown:
+        raise SceneError(f"Bands {unknown} cannot be left out: the scenes have {bands}.")
     if spec is None:
-        scenes = [StackedScene(s.scene) for s in train_data if s.extent_of("train")]
+        scenes = [StackedScene(s.scene, scale) for s in train_data if s.extent_of("train")]
         try:
-            spec = compute_input_spec(scenes, config.derived_bands, seed=config.seed)
+            spec = compute_input_spec(
+                scenes, config.derived_bands, dropped=config.dropped_bands, seed=config.seed
+            )
         finally:
             for scene in scenes:
                 scene.close()
@@ -155,7 +167,9 @@ def prepare_data(
             f"No validation chip of {config.chip_size} px fits inside a scene without touching "
             "a train or test extent; use a smaller chip size or larger validation extents."
         )
-    train = ChipDataset(train_data, "train", spec, config.chip_size, augment=True)
+    train = ChipDataset(
+        train_data, "train", spec, config.chip_size, augment=True, jitter=config.jitter
+    )
     val = ChipDataset(val_data, "validation", spec, config.chip_size)
     return TrainingData(spec, train, sampler, val, val_refs)
 
@@ -443,7 +457,53 @@ def train(
     init = load_model(config.init_from)[0].state_dict() if config.init_from and not state else None
     run = Trainer(config, data, out_dir, init=init)
     try:
-        return run.fit(state, on_epoch=on_epoch, should_stop=should_stop)
+        result = run.fit(state, on_epoch=on_epoch, should_stop=should_stop)
     finally:
         data.train.close()
         data.val.close()
+    if config.tune_postprocess and result.checkpoint_sha256:
+        tuned = tune_on_validation(out_dir, val_data, device=config.device, should_stop=should_stop)
+        result.best_threshold = tuned.postprocess.threshold
+        result.postprocess = tuned.to_dict()
+    return result
+
+
+def tune_on_validation(
+    model_dir: Path,
+    val_data: Sequence[LabelledScene],
+    *,
+    device: str = "auto",
+    should_stop: Callable[[], bool] | None = None,
+) -> Tuned:
+    """Predict the validation scenes with the best weights and choose the post-processing.
+
+    What is chosen (threshold, clean-up radii, smallest landslide) is saved in
+    config.json with its validation scores, so every later prediction draws
+    polygons the same way. Only validation extents are scored; nothing the
+    model trained on is.
+    """
+    validations = []
+    with tempfile.TemporaryDirectory(prefix=".tune-", dir=model_dir) as tmp:
+        for i, labelled in enumerate(val_data):
+            extent = labelled.extent_of("validation")
+            if not extent:
+                continue
+            if should_stop and should_stop():
+                raise TrainingCancelled("Training stopped while choosing the post-processing.")
+            prob = Path(tmp) / f"validation-{i}.tif"
+            predict_scene(
+                model_dir, labelled.scene.paths, prob, config=InferenceConfig(device=device)
+            )
+            with StackedScene(labelled.scene) as scene:
+                crs = scene.crs
+            ref, area = validation_frames(labelled.landslides, extent, crs)
+            validations.append(Validation(prob, ref, area))
+        tuned = tune_postprocess(validations)
+    post = tuned.postprocess
+    update_config(
+        model_dir,
+        threshold=post.threshold,
+        postprocess=post.to_dict(),
+        postprocess_validation={"pixel_f1": tuned.pixel_f1, "object_f1": tuned.object_f1},
+    )
+    return tuned

@@ -49,6 +49,14 @@ class TrainConfig:
     positive_fraction: float = 0.5
     min_coverage: float = 0.5
     derived_bands: tuple[str, ...] = ()
+    # Source bands read only to derive others (absolute elevation): not network inputs.
+    dropped_bands: tuple[str, ...] = ()
+    # The model's grid: the scene's pixels averaged in scale x scale blocks.
+    scale: int = 1
+    # Choose threshold and polygon clean-up on the validation extents after training.
+    tune_postprocess: bool = False
+    # Radiometric jitter of the optical bands: contrast and brightness spread.
+    jitter: float = 0.1
     num_workers: int = 2
     amp: bool | None = None
     device: str = "auto"
@@ -76,11 +84,18 @@ class TrainConfig:
             raise MlcoreError("Training maps one class (landslide); set the model's classes to 1.")
         if not 0 <= self.positive_fraction <= 1 or not 0 < self.min_coverage <= 1:
             raise MlcoreError("positive_fraction and min_coverage are fractions between 0 and 1.")
+        if not 1 <= self.scale <= 16:
+            raise MlcoreError(
+                f"The scale is 1 to 16 source pixels per model pixel, not {self.scale}."
+            )
+        if not 0 <= self.jitter <= 0.5:
+            raise MlcoreError(f"The jitter is between 0 and 0.5, not {self.jitter}.")
         return self
 
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
         out["derived_bands"] = list(self.derived_bands)
+        out["dropped_bands"] = list(self.dropped_bands)
         out["init_from"] = str(self.init_from) if self.init_from else None
         return out
 
@@ -120,6 +135,8 @@ class TrainResult:
     stopped_early: bool
     checkpoint_sha256: str
     history: list[dict[str, Any]] = field(default_factory=list)
+    # What tune_on_validation chose and scored, when the config asked for it.
+    postprocess: dict[str, Any] | None = None
 
 
 def resolve_device(name: str) -> torch.device:

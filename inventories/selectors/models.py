@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from django.db.models import QuerySet
 
 from inventories.models import ModelVersion, Project, Scene
+from mlcore.recipes import recipe_for_device
 
 
 @dataclass
@@ -119,17 +120,24 @@ def metrics_beside_parent(version: ModelVersion) -> list[tuple[str, float | None
 
 
 def training_defaults(device: str) -> dict[str, object]:
-    """What the training and pretraining forms start from, sized for the training device.
+    """What the training and pretraining forms start from: the recipe for the training device.
 
-    On a CPU the documented Baige setting (a small classic U-Net, 5 epochs of
-    160 chips) trains in minutes; the same defaults would waste a GPU, where a
-    ResNet-34 U-Net and longer epochs are the sensible start.
+    On a CPU that is mlcore's `cpu` recipe (a small U-Net on 1 m pixels with
+    slope and relief, minutes on two cores); on a GPU the `gpu` recipe's
+    ResNet-34 U-Net and longer epochs. The form shows the recipe's own figures.
     """
-    import torch
-
-    gpu = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
-    if gpu:
-        return {"gpu": True, "encoder": "resnet34", "encoder_depth": 5, "base_channels": 32,
-                "epochs": 30, "chips_per_epoch": 1024}  # fmt: skip
-    return {"gpu": False, "encoder": "none", "encoder_depth": 4, "base_channels": 16,
-            "epochs": 5, "chips_per_epoch": 160}  # fmt: skip
+    recipe = recipe_for_device(device)
+    model, train = recipe.model, recipe.train
+    return {
+        "gpu": recipe.name == "gpu",
+        "recipe": recipe.name,
+        "summary": recipe.summary,
+        "encoder": model["encoder"],
+        "encoder_depth": model["encoder_depth"],
+        "base_channels": model.get("base_channels", 32),
+        "epochs": train["epochs"],
+        "chips_per_epoch": train["chips_per_epoch"],
+        "chip_size": train["chip_size"],
+        "batch_size": train["batch_size"],
+        "scale": train.get("scale", 1),
+    }

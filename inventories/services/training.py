@@ -22,11 +22,11 @@ from inventories.services.files import media_path
 from inventories.services.geometry import to_shapely
 from inventories.services.inventories import inventory_frame
 from inventories.services.jobs import JobCancelled, JobContext, job_create
-from mlcore.data import SceneSpec, label_scenes
+from mlcore.data import SceneSpec, StackedScene, label_scenes
 from mlcore.errors import MlcoreError
 from mlcore.instances import train_instances
-from mlcore.models import ModelConfig
 from mlcore.pretrain import finetune_config
+from mlcore.recipes import RECIPES, get_recipe, recipe_for_device
 from mlcore.train import EpochReport, TrainingCancelled, train
 from mlcore.trainconfig import TrainConfig
 
@@ -43,6 +43,8 @@ HYPERPARAMETERS = (
     "seed",
     "early_stopping_patience",
     "max_val_chips",
+    "scale",
+    "recipe",
 )
 MODEL_FIELDS = ("encoder_depth", "base_channels")
 
@@ -180,7 +182,12 @@ def training_start(
     scene_places = resolve_places(project, places)
     check_change_pairs(arch, scene_places)
     chosen = _inventories(project, inventories)
-    config = _train_config(arch, encoder, scene_places, hyper)
+    hyper.setdefault("recipe", recipe_for_device(settings.SCARP_TRAIN_DEVICE).name)
+    if hyper["recipe"] not in RECIPES:
+        raise InvalidInput(
+            f"Unknown recipe {hyper['recipe']!r}; choose one of: {', '.join(RECIPES)}."
+        )
+    config = _train_config(arch, encoder, scene_places, hyper, pretrained=pretrained is not None)
     config.validate()  # refuses a bad architecture, encoder or value now, not in the job
     if pretrained is not None:
         config = _finetune(config, pretrained, project=project)
@@ -216,23 +223,44 @@ def version_queue(job_kind: str, **fields: Any) -> Job:
         )
 
 
+def scene_spec(place: list[Scene]) -> SceneSpec:
+    """A place for mlcore, its bands named as the user named them at upload.
+
+    The stored COGs may carry no band descriptions; without the names a DEM's
+    one band would be a file stem, and slope and relief could not be derived.
+    """
+    names = [name for scene in place for name in scene.band_names]
+    complete = len(names) == sum(scene.band_count for scene in place)
+    return SceneSpec([s.path for s in place], band_names=names if complete else None)
+
+
 def _train_config(
-    arch: str, encoder: str, places: list[list[Scene]], hyper: dict[str, Any]
+    arch: str,
+    encoder: str,
+    places: list[list[Scene]],
+    hyper: dict[str, Any],
+    *,
+    pretrained: bool = False,
 ) -> TrainConfig:
-    channels = sum(s.band_count for s in places[0])
-    model = ModelConfig(
-        arch=arch,
-        encoder=encoder,
-        in_channels=channels,
-        **{k: hyper[k] for k in MODEL_FIELDS if k in hyper},
-    )
-    options = {k: hyper[k] for k in HYPERPARAMETERS if k in hyper}
-    return TrainConfig(
-        model=model,
-        num_workers=settings.SCARP_TRAIN_LOADER_WORKERS,
-        device=settings.SCARP_TRAIN_DEVICE,
-        **options,
-    )
+    """The recipe's configuration for these places, with the options the user set on top.
+
+    A fine-tuning keeps the pretraining's inputs (every band as it is, on the
+    scene's own pixels), since its weights were learnt on them; Mask R-CNN
+    learns instances on the scene's own pixels and bands too.
+    """
+    spec = scene_spec(places[0])
+    with StackedScene(spec) as scene:
+        bands = scene.band_names
+    recipe = get_recipe(hyper.get("recipe") or recipe_for_device(settings.SCARP_TRAIN_DEVICE).name)
+    options = {k: hyper[k] for k in HYPERPARAMETERS if k in hyper and k != "recipe"}
+    options.update({k: hyper[k] for k in MODEL_FIELDS if k in hyper})
+    options.update(arch=arch, encoder=encoder)
+    options.update(num_workers=settings.SCARP_TRAIN_LOADER_WORKERS)
+    options.update(device=settings.SCARP_TRAIN_DEVICE)
+    if pretrained or arch == "maskrcnn":
+        options.update(scale=1, tune_postprocess=False, derived_bands=())
+        return recipe.config(bands, keep_elevation=True, **options)
+    return recipe.config(bands, **options)
 
 
 def _labels(inventories: list[Inventory]) -> list[gpd.GeoDataFrame]:
@@ -263,10 +291,16 @@ def run_train(job: Job, ctx: JobContext) -> dict:
         ids = [i["id"] for i in snapshot["inventories"]]
         inventories = list(Inventory.objects.filter(pk__in=ids))
         hyper = version.hyperparameters
-        config = _train_config(version.architecture, version.encoder, places, hyper)
+        config = _train_config(
+            version.architecture,
+            version.encoder,
+            places,
+            hyper,
+            pretrained=version.pretrained_from_id is not None,
+        )
         if version.pretraining:
             config = _finetune(config, version.pretrained_from, project=version.project)
-        specs = [SceneSpec([s.path for s in place]) for place in places]
+        specs = [scene_spec(place) for place in places]
         ctx.progress(0.01, "Reading labels and extents", force=True)
         labelled = label_scenes(specs, _labels(inventories), [_extents(inventories)])
         out_dir = media_path(version.directory)

@@ -24,7 +24,7 @@ from mlcore.errors import MlcoreError
 from mlcore.instances import train_instances
 from mlcore.losses import LOSSES
 from mlcore.modeldir import LAST
-from mlcore.models import ModelConfig
+from mlcore.recipes import DEFAULT_RECIPE, RECIPES, get_recipe
 from mlcore.train import EpochReport, TrainConfig, TrainingCancelled, train
 from mlcore.trainconfig import SCHEDULES
 
@@ -45,27 +45,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add("--labels", action="append", required=True, metavar="FILE[,FILE...]")
     add("--extents", action="append", required=True, metavar="FILE[,FILE...]")
     add("--out", required=True, type=Path, help="model directory to write")
-    add("--arch", default="unet", help="unet, unetplusplus, deeplabv3plus, segformer")
+    add(
+        "--recipe",
+        default=DEFAULT_RECIPE,
+        help="; ".join(f"{r.name}: {r.summary}" for r in RECIPES.values())
+        + f" (default {DEFAULT_RECIPE}); the options below override it",
+    )
+    add("--arch", default=None, help="unet, unetplusplus, deeplabv3plus, segformer, ...")
     add(
         "--encoder",
-        default="resnet34",
+        default=None,
         help="resnet34, densenet121, mit_b0, ...; 'none' for the classic U-Net",
     )
-    add("--encoder-depth", type=int, default=5)
-    add("--base-channels", type=int, default=32, help="width of the classic U-Net")
-    add("--epochs", type=int, default=20)
-    add("--batch-size", type=int, default=8)
-    add("--chip-size", type=int, default=256, help="chip side in pixels")
-    add("--chips-per-epoch", type=int, default=1024)
-    add("--lr", type=float, default=1e-3)
-    add("--weight-decay", type=float, default=1e-4)
-    add("--loss", default="bce_dice", help=", ".join(LOSSES))
-    add("--schedule", default="cosine", help=", ".join(SCHEDULES))
-    add("--seed", type=int, default=0)
-    add("--patience", type=int, default=5, help="early-stopping patience in epochs; 0 turns it off")
+    add("--encoder-depth", type=int, default=None)
+    add("--base-channels", type=int, default=None, help="width of the classic U-Net")
+    add("--epochs", type=int, default=None)
+    add("--batch-size", type=int, default=None)
+    add("--chip-size", type=int, default=None, help="chip side in model pixels")
+    add("--scale", type=int, default=None, help="source pixels per model pixel (2: 1 m from 0.5 m)")
+    add("--chips-per-epoch", type=int, default=None)
+    add("--lr", type=float, default=None)
+    add("--weight-decay", type=float, default=None)
+    add("--loss", default=None, help=", ".join(LOSSES))
+    add("--schedule", default=None, help=", ".join(SCHEDULES))
+    add("--seed", type=int, default=None)
+    add("--patience", type=int, default=None, help="early-stopping patience in epochs; 0: off")
     add("--val-stride", type=int, default=None, help="validation grid step in pixels")
     add("--max-val-chips", type=int, default=None, help="cap on validation chips per epoch")
-    add("--derive", default="", help=f"derived bands, comma-separated: {', '.join(DERIVED_BANDS)}")
+    add(
+        "--derive",
+        default="auto",
+        help=f"derived bands, comma-separated: {', '.join(DERIVED_BANDS)}; 'auto' (default): "
+        "slope and relief when a scene has an elevation band (dsm, dem), in place of it",
+    )
+    add("--keep-elevation", action="store_true", help="give the network absolute elevation too")
+    add("--no-tune", action="store_true", help="keep threshold 0.5-sweep only; no polygon tuning")
     add("--workers", type=int, default=2, help="data loader processes (0: read in the main one)")
     add("--device", default="auto", help="auto, cpu or cuda (cuda without a GPU is an error)")
     add("--resume", action="store_true", help="continue the training saved in --out")
@@ -96,34 +110,9 @@ def run(args: argparse.Namespace) -> int:
         frame = read_vector(path)
         check_extents(frame, source=f"The extents in {path.name}")
         extents.append(frame)
-    derived = tuple(d.strip() for d in args.derive.split(",") if d.strip())
     with StackedScene(scenes[0]) as first:
-        channels = first.count + len(derived)
-    model = ModelConfig(
-        arch=args.arch,
-        encoder=args.encoder,
-        in_channels=channels,
-        encoder_depth=args.encoder_depth,
-        base_channels=args.base_channels,
-    )
-    config = TrainConfig(
-        model=model,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        chip_size=args.chip_size,
-        chips_per_epoch=args.chips_per_epoch,
-        lr=args.lr,
-        weight_decay=args.weight_decay,
-        loss=args.loss,
-        schedule=args.schedule,
-        seed=args.seed,
-        early_stopping_patience=args.patience or None,
-        val_stride=args.val_stride,
-        max_val_chips=args.max_val_chips,
-        derived_bands=derived,
-        num_workers=args.workers,
-        device=args.device,
-    ).validate()
+        bands = first.band_names
+    config = _config(args, bands)
     labelled = label_scenes(scenes, labels, extents)
     stop = _StopOnInterrupt()
     try:
@@ -141,7 +130,48 @@ def run(args: argparse.Namespace) -> int:
         f"(F1 {best['f1']:.3f} at 0.5, IoU {best['best_iou']:.3f}, epoch {result.best_epoch}"
         f"{', stopped early' if result.stopped_early else ''}); model in {args.out}"
     )
+    if result.postprocess:
+        post, tuned = result.postprocess["postprocess"], result.postprocess
+        print(
+            f"polygons: threshold {post['threshold']:.2f}, opening {post['opening']} px, "
+            f"closing {post['closing']} px, smallest landslide {post['min_area_m2']:.0f} m2; "
+            f"on validation pixel F1 {tuned['pixel_f1']:.3f}, object F1 {tuned['object_f1']:.3f}"
+        )
     return 0
+
+
+_OPTIONS = (
+    "arch",
+    "encoder",
+    "encoder_depth",
+    "base_channels",
+    "epochs",
+    "batch_size",
+    "chip_size",
+    "scale",
+    "chips_per_epoch",
+    "lr",
+    "weight_decay",
+    "loss",
+    "schedule",
+    "seed",
+    "val_stride",
+    "max_val_chips",
+)
+
+
+def _config(args: argparse.Namespace, bands: list[str]) -> TrainConfig:
+    """The recipe's configuration with every option the user gave on top of it."""
+    recipe = get_recipe(args.recipe)
+    overrides = {k: getattr(args, k) for k in _OPTIONS if getattr(args, k) is not None}
+    if args.patience is not None:
+        overrides["early_stopping_patience"] = args.patience or None
+    if args.derive.strip() != "auto":
+        overrides["derived_bands"] = tuple(d.strip() for d in args.derive.split(",") if d.strip())
+    if args.no_tune:
+        overrides["tune_postprocess"] = False
+    overrides.update(num_workers=args.workers, device=args.device)
+    return recipe.config(bands, keep_elevation=args.keep_elevation, **overrides).validate()
 
 
 class _StopOnInterrupt:

@@ -24,8 +24,8 @@ from mlcore.losses import IGNORE
 
 
 class _Opened:
-    def __init__(self, labelled: LabelledScene, split: str) -> None:
-        self.scene = StackedScene(labelled.scene)
+    def __init__(self, labelled: LabelledScene, split: str, scale: int) -> None:
+        self.scene = StackedScene(labelled.scene, scale)
         self.landslides = shapely.STRtree(labelled.landslides)
         own = labelled.extent_of(split)
         shapely.prepare(own)
@@ -47,9 +47,10 @@ class ChipDataset(torch.utils.data.Dataset):
         chip_size: int,
         *,
         augment: bool = False,
+        jitter: float = 0.1,
     ) -> None:
         self.scenes, self.split, self.spec = list(scenes), split, spec
-        self.chip_size, self.augment = chip_size, augment
+        self.chip_size, self.augment, self.jitter_strength = chip_size, augment, jitter
         # Jitter imitates illumination, so only bands of reflected light get it.
         steady = TERRAIN_BANDS | {"ndvi"}
         self._jitter = np.array([c not in steady for c in spec.channels])
@@ -58,7 +59,7 @@ class ChipDataset(torch.utils.data.Dataset):
     def _scene(self, index: int) -> _Opened:
         per_process = self._opened.setdefault(os.getpid(), [None] * len(self.scenes))
         if per_process[index] is None:
-            per_process[index] = _Opened(self.scenes[index], self.split)
+            per_process[index] = _Opened(self.scenes[index], self.split, self.spec.scale)
         return per_process[index]
 
     def __getstate__(self) -> dict:
@@ -69,19 +70,20 @@ class ChipDataset(torch.utils.data.Dataset):
         opened = self._scene(ref.scene)
         scene, size = opened.scene, self.chip_size
         window = Window(ref.col, ref.row, size, size)
-        raw, valid = scene.read(window)
+        x, valid = read_prepared(scene, self.spec, window)
         affine = window_transform(window, scene.transform)
         bounds = _bounds(affine, size)
         target = burn(_clipped(opened.landslides, bounds), affine, (size, size))
         if not _covered(opened.own, bounds):
             target[burn(_clipped(opened.own, bounds), affine, (size, size)) == 0] = IGNORE
         target[~valid] = IGNORE
-        return self.spec.prepare(raw, valid, scene.res), target
+        return x, target
 
     def __getitem__(self, ref: ChipRef) -> tuple[torch.Tensor, torch.Tensor]:
         image, target = self.read(ref)
         if self.augment and ref.seed is not None:
-            image, target = augment(image, target, np.random.default_rng(ref.seed), self._jitter)
+            rng = np.random.default_rng(ref.seed)
+            image, target = augment(image, target, rng, self._jitter, self.jitter_strength)
         return torch.from_numpy(np.ascontiguousarray(image)), torch.from_numpy(
             np.ascontiguousarray(target)
         )
@@ -91,6 +93,24 @@ class ChipDataset(torch.utils.data.Dataset):
             if opened is not None:
                 opened.scene.close()
         self._opened.pop(os.getpid(), None)
+
+
+def read_prepared(
+    scene: StackedScene, spec: InputSpec, window: Window
+) -> tuple[np.ndarray, np.ndarray]:
+    """A window inside the scene, prepared, and its validity; derived bands from a halo.
+
+    The halo is read as far as the scene reaches, as `read_region` does at
+    prediction, so a chip's slope and relief are those of the whole scene.
+    """
+    halo = spec.halo(scene.res)
+    col, row = int(window.col_off), int(window.row_off)
+    width, height = int(window.width), int(window.height)
+    c0, r0 = max(col - halo, 0), max(row - halo, 0)
+    c1, r1 = min(col + width + halo, scene.width), min(row + height + halo, scene.height)
+    raw, valid = scene.read(Window(c0, r0, c1 - c0, r1 - r0))
+    core = (slice(row - r0, row - r0 + height), slice(col - c0, col - c0 + width))
+    return spec.prepare(raw, valid, scene.res, core), valid[core]
 
 
 def _covered(tree: shapely.STRtree, bounds: tuple[float, float, float, float]) -> bool:
@@ -119,20 +139,28 @@ def _bounds(affine, size: int) -> tuple[float, float, float, float]:
 
 
 def augment(
-    image: np.ndarray, target: np.ndarray, rng: np.random.Generator, jitter: np.ndarray
+    image: np.ndarray,
+    target: np.ndarray,
+    rng: np.random.Generator,
+    jitter: np.ndarray,
+    strength: float = 0.1,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Dihedral flips/rotations and light brightness/contrast jitter of the optical bands.
+    """Dihedral flips/rotations and brightness/contrast jitter of the optical bands.
 
     Landslides have no preferred orientation in a chip, so all eight
-    symmetries are fair; terrain bands keep their values.
+    symmetries are fair; terrain bands keep their values (slope and relief
+    do not change with a rotation). Another scene of the same valley is lit
+    and exposed differently: with `strength` s, contrast varies by 1 +- s,
+    brightness by +- s/2, and each optical band by +- s/4 more (a colour cast).
     """
     k = int(rng.integers(4))
     image, target = np.rot90(image, k, axes=(1, 2)), np.rot90(target, k)
     if rng.random() < 0.5:
         image, target = image[:, :, ::-1], target[:, ::-1]
-    if jitter.any():
+    if jitter.any() and strength > 0:
         image = image.copy()
-        contrast = rng.uniform(0.9, 1.1)
-        brightness = rng.uniform(-0.05, 0.05)
-        image[jitter] = image[jitter] * contrast + brightness
+        contrast = rng.uniform(1 - strength, 1 + strength)
+        brightness = rng.uniform(-strength / 2, strength / 2)
+        cast = rng.uniform(-strength / 4, strength / 4, int(jitter.sum()))[:, None, None]
+        image[jitter] = image[jitter] * contrast + brightness + cast
     return image, target

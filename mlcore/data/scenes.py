@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import rasterio.coords
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import MaskFlags, Resampling
@@ -30,9 +31,15 @@ class SceneError(MlcoreError):
 
 @dataclass
 class SceneSpec:
-    """One place: its rasters, stacked as bands on the first one's grid."""
+    """One place: its rasters, stacked as bands on the first one's grid.
+
+    `band_names`, when given, name the stacked bands instead of the files'
+    band descriptions: the web app knows what a user called each band (and
+    that a DEM's one band is elevation) even where the stored COG is silent.
+    """
 
     paths: list[Path]
+    band_names: list[str] | None = None
 
     def __post_init__(self) -> None:
         self.paths = [Path(p) for p in self.paths]
@@ -77,10 +84,24 @@ def _unique(names: Sequence[str]) -> list[str]:
 
 
 class StackedScene:
-    """Open rasters of one scene, read by windows of the first raster's grid."""
+    """Open rasters of one scene, read by windows of the first raster's grid.
 
-    def __init__(self, spec: SceneSpec) -> None:
+    With `scale` s > 1 the grid is the first raster's with pixels s times
+    larger (the last partial row and column dropped): each pixel is the
+    mean of the s x s source pixels under it, valid only if all of them are.
+    A model working on 1 m pixels of a 0.5 m scene sees four times the
+    ground per chip for the same compute, which is what whole landslides and
+    their surroundings need; every reader of the scene (training, prediction,
+    blocks, merging) uses the same grid, so their results agree.
+    """
+
+    def __init__(self, spec: SceneSpec, scale: int = 1) -> None:
+        if scale < 1:
+            raise SceneError(
+                f"The scale must be a whole number of pixels, at least 1, not {scale}."
+            )
         self.spec = spec
+        self.scale = int(scale)
         self._sources: list[_Source] = []
         try:
             self._open()
@@ -102,12 +123,36 @@ class StackedScene:
         self.height: int = first.height
         self.res: tuple[float, float] = first.res
         self.bounds = first.bounds
+        self._native = (first.width, first.height)
         names = _band_names(first, self.spec.paths[0].stem)
         for path in self.spec.paths[1:]:
             src = open_geotiff(path)
             self._sources.append(self._aligned(src, path))
             names += _band_names(src, path.stem)
+        if self.spec.band_names is not None:
+            given = [n.strip().lower() for n in self.spec.band_names]
+            if len(given) != len(names):
+                raise SceneError(
+                    f"{len(given)} band names were given for {self.spec.name}, which has "
+                    f"{len(names)} bands; give one name per band."
+                )
+            names = given
         self.band_names: list[str] = _unique(names)
+        if self.scale > 1:
+            s = self.scale
+            if min(self.width, self.height) < s:
+                raise SceneError(
+                    f"{self.spec.paths[0].name} is smaller than one model pixel ({s} x {s})."
+                )
+            self.transform = self.transform * Affine.scale(s)
+            self.width, self.height = self.width // s, self.height // s
+            self.res = (self.res[0] * s, self.res[1] * s)
+            west, north = self.transform.c, self.transform.f
+            east = west + self.transform.a * self.width
+            south = north + self.transform.e * self.height
+            self.bounds = rasterio.coords.BoundingBox(
+                min(west, east), min(south, north), max(west, east), max(south, north)
+            )
 
     @staticmethod
     def _direct(src: DatasetReader) -> _Source:
@@ -153,6 +198,26 @@ class StackedScene:
         A pixel is valid when no band holds nodata (or lies outside a warped
         raster's coverage). `out_shape` reads decimated, for statistics.
         """
+        if self.scale > 1:
+            return self._read_scaled(window, out_shape)
+        return self._read_native(window, out_shape)
+
+    def _read_scaled(
+        self, window: Window, out_shape: tuple[int, int] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        s = self.scale
+        rows, cols = int(window.height), int(window.width)
+        native = Window(int(window.col_off) * s, int(window.row_off) * s, cols * s, rows * s)
+        if out_shape is not None:
+            return self._read_native(native, out_shape)
+        data, valid = self._read_native(native, None)
+        blocks = data.reshape(data.shape[0], rows, s, cols, s)
+        mean = blocks.mean(axis=(2, 4), dtype=np.float64).astype(np.float32)
+        return mean, valid.reshape(rows, s, cols, s).all(axis=(1, 3))
+
+    def _read_native(
+        self, window: Window, out_shape: tuple[int, int] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         rows, cols = out_shape or (int(window.height), int(window.width))
         arrays, valid = [], np.ones((rows, cols), dtype=bool)
         for source in self._sources:

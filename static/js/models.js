@@ -93,7 +93,7 @@ if (form) {
     places: chosenPlaces(data),
     inventories: data.getAll("inventory").map(Number),
     pretrained: data.get("pretrained") ? Number(data.get("pretrained")) : null,
-    hyperparameters: commonSettings(data),
+    hyperparameters: { ...commonSettings(data), scale: Number(data.get("scale")), recipe: data.get("recipe") },
   }));
 }
 
