@@ -61,10 +61,15 @@ class _Staged(list):
     def append(self, path) -> None:
         super().append(path)
         journal = _journal.get()
-        if journal is not None:
-            journal.parent.mkdir(parents=True, exist_ok=True)
-            with journal.open("a") as fh:
-                fh.write(relative_to_media(Path(path)) + "\n")
+        if journal is None:
+            return
+        try:
+            relative = relative_to_media(Path(path))
+        except ValueError:
+            return  # outside MEDIA_ROOT (a temporary folder): not the server's to sweep
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        with journal.open("a") as fh:
+            fh.write(relative + "\n")
 
 
 @contextmanager
@@ -88,6 +93,9 @@ def sweep_journal(journal: Path, *, keep) -> None:
         with contextlib.suppress(ValueError):
             target = media_path(relative)
             target.unlink(missing_ok=True)
+            # and the temporaries written beside it (mlcore's atomic_output: .<name>.<hex>.tmp)
+            for temporary in target.parent.glob(f".{target.name}.*"):
+                temporary.unlink(missing_ok=True)
             with contextlib.suppress(OSError):
                 target.parent.rmdir()
     journal.unlink(missing_ok=True)

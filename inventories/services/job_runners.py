@@ -8,7 +8,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+from django.db import DatabaseError
+
 from inventories.models import Job
+from inventories.services.exports import run_export
 from inventories.services.files import media_path, remove_upload
 from inventories.services.inventories import inventory_import
 from inventories.services.jobs import JobContext
@@ -37,8 +40,12 @@ def run_import_scene(job: Job, ctx: JobContext) -> dict:
             user=job.created_by,
             progress=lambda f, m: ctx.progress(f, m),
         )
-    finally:
+    except DatabaseError:
+        raise  # the step runs again once the database is back: keep the upload
+    except BaseException:
         remove_upload(upload)
+        raise
+    remove_upload(upload)
     ctx.log(f"Stored {len(scenes)} scene(s): " + ", ".join(s.name for s in scenes))
     return {"scene_ids": [s.pk for s in scenes]}
 
@@ -71,4 +78,5 @@ RUNNERS: dict[str, Callable[[Job, JobContext], dict]] = {
     Job.Kind.TRAIN: run_train,
     Job.Kind.PRETRAIN: run_pretrain,
     Job.Kind.PREDICT: run_predict,
+    Job.Kind.EXPORT_INVENTORY: run_export,
 }

@@ -417,6 +417,8 @@ def _finish(
             pk=job.params.get("model_version"), status=ModelVersion.Status.TRAINING
         ).update(status=settled)
     transaction.on_commit(lambda: _sweep_job_folder(job.pk))
+    if job.params.get("upload"):  # an import's upload, kept while the job could still run
+        transaction.on_commit(lambda: files.remove_upload(files.media_path(job.params["upload"])))
     return True
 
 
