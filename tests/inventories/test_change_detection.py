@@ -27,6 +27,7 @@ TINY = {
     "epochs": 3,
     "batch_size": 8,
     "chip_size": 64,
+    "scale": 1,  # the generated pair is small: train on its own pixels
     "chips_per_epoch": 128,
     "lr": 0.003,
     "encoder_depth": 3,

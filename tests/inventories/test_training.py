@@ -24,6 +24,7 @@ TINY = {
     "lr": 0.003,
     "encoder_depth": 3,
     "base_channels": 8,
+    "scale": 1,  # the generated scenes are small: train on their own pixels
 }
 
 
