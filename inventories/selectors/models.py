@@ -112,6 +112,8 @@ def metrics_beside_parent(version: ModelVersion) -> list[tuple[str, float | None
         ("Precision", "precision"),
         ("Recall", "recall"),
         ("F1 at 0.5", "f1_at_0_5"),
+        ("Polygons: pixel F1", "polygon_f1"),
+        ("Polygons: object F1 (IoU ≥ 0.5)", "object_f1"),
         ("Threshold", "threshold"),
         ("Epochs", "epochs_run"),
     ]

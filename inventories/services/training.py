@@ -373,6 +373,13 @@ def _record_result(version: ModelVersion, result, out_dir) -> dict:
         "recall": best.get("best_recall"),
         "f1_at_0_5": best.get("f1"),
     }
+    tuned = config.get("postprocess_validation")
+    if tuned:  # the polygons a prediction will draw, scored on the validation extents
+        metrics.update(
+            polygon_f1=tuned["pixel_f1"],
+            object_f1=tuned["object_f1"],
+            postprocess=config.get("postprocess", {}),
+        )
     ModelVersion.objects.filter(pk=version.pk).update(
         status=ModelVersion.Status.READY,
         metrics=metrics,
