@@ -1,6 +1,8 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.gis.admin import GISModelAdmin
 
+from inventories.errors import DomainError
 from inventories.models import (
     AccuracyReport,
     Inventory,
@@ -13,6 +15,7 @@ from inventories.models import (
     Project,
     Scene,
 )
+from inventories.services.inventory_edits import inventory_changes_check
 
 
 class MembershipInline(admin.TabularInline):
@@ -50,11 +53,49 @@ class SceneAdmin(GISModelAdmin):
     ]
 
 
+class InventoryAdminForm(forms.ModelForm):
+    """The service's rules per field (kind fixed, final for reviewers) hold here too."""
+
+    class Meta:
+        model = Inventory
+        fields = [
+            "project",
+            "name",
+            "kind",
+            "status",
+            "description",
+            "source_filename",
+            "source_format",
+            "source_crs",
+            "model_version",
+            "probability_scene",
+            "source_scene",
+            "created_by",
+        ]
+
+    def clean(self):
+        data = super().clean()
+        instance = self.instance if self.instance.pk else None
+        if data.get("project") is None:
+            return data  # the field's own error says what is missing
+        try:
+            inventory_changes_check(inventory=instance, user=self.request_user, data=data)
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from None
+        return data
+
+
 @admin.register(Inventory)
 class InventoryAdmin(admin.ModelAdmin):
+    form = InventoryAdminForm
     list_display = ["name", "project", "kind", "status", "created_at"]
     list_filter = ["kind", "status", "project"]
     search_fields = ["name"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.request_user = request.user
+        return form
 
 
 @admin.register(Landslide)

@@ -24,6 +24,7 @@ from inventories.models import Inventory
 from inventories.permissions import Action
 from inventories.selectors.projects import project_get
 from inventories.services.inventories import inventory_export
+from inventories.services.inventory_edits import inventory_create, inventory_update
 from inventories.services.uploads import inventory_upload_start
 
 EXPORT_FORMATS = {
@@ -47,20 +48,23 @@ class InventoryViewSet(
     serializer_class = InventorySerializer
 
     def perform_create(self, serializer):
-        project = serializer.validated_data["project"]
-        project_get(user=self.request.user, pk=project.pk, action=Action.EDIT)
-        if Inventory.objects.filter(
-            project=project, name=serializer.validated_data["name"]
-        ).exists():
-            raise InvalidInput(f"{project.name} already has an inventory with that name.")
-        serializer.save(created_by=self.request.user)
+        data = serializer.validated_data
+        serializer.instance = inventory_create(
+            project=project_get(user=self.request.user, pk=data["project"].pk),
+            user=self.request.user,
+            name=data["name"],
+            kind=data.get("kind", Inventory.Kind.REFERENCE),
+            status=data.get("status", Inventory.Status.DRAFT),
+            description=data.get("description", ""),
+        )
 
     def perform_update(self, serializer):
-        self.require(serializer.instance, Action.EDIT)
-        moved_to = serializer.validated_data.get("project", serializer.instance.project)
-        if moved_to != serializer.instance.project:
-            raise InvalidInput("An inventory cannot move to another project.")
-        serializer.save()
+        """The service decides field by field (kind fixed, final for reviewers)."""
+        serializer.instance = inventory_update(
+            inventory=serializer.instance,
+            user=self.request.user,
+            data=dict(serializer.validated_data),
+        )
 
     def perform_destroy(self, instance):
         self.require(instance, Action.MANAGE)
