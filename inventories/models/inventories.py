@@ -102,6 +102,14 @@ class Landslide(models.Model):
         default=False, help_text="The geometry was invalid and was repaired on import or save."
     )
     version = models.PositiveIntegerField(default=1)
+    promoted_from = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="promoted_copies",
+        help_text="The reviewed predicted polygon this reference polygon was promoted from.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -121,6 +129,12 @@ class Landslide(models.Model):
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            # A polygon is promoted into a reference inventory once, however many clicks.
+            models.UniqueConstraint(
+                fields=["inventory", "promoted_from"], name="promoted_once_per_inventory"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Landslide {self.pk} in {self.inventory}"

@@ -17,6 +17,7 @@ class Job(models.Model):
         PRETRAIN = "pretrain", "Pretrain on unlabelled imagery"
         PREDICT = "predict", "Predict landslides"
         REPORT = "report", "Accuracy report"
+        EXPORT_INVENTORY = "export_inventory", "Export inventory"
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Polygon
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from inventories.errors import Conflict, InvalidInput, NotAllowed
@@ -287,9 +287,12 @@ def review_promote(*, predicted: Inventory, reference: Inventory, user) -> list[
     """Copy the approved polygons of a predicted inventory into a reference inventory.
 
     All or nothing: one outline that cannot be stored stops the whole copy.
-    Each copy names where it came from (attributes: source inventory and
-    landslide, model version, reviewer, decided at), which later training
-    and audits read. Polygons already promoted into `reference` are skipped.
+    Safe to click twice, also at the same moment: the reference row is locked
+    while the copies are chosen and made, polygons already promoted into it are
+    skipped, and a unique (inventory, promoted_from) backs that up. The copies
+    start "not reviewed" in the reference, so anyone who edits it can correct
+    or delete them; the decision that let them in stays in their attributes
+    (source inventory and landslide, model version, reviewer, decided at).
     """
     require(user, predicted.project, Action.REVIEW)
     require(user, reference.project, Action.EDIT)
@@ -300,47 +303,19 @@ def review_promote(*, predicted: Inventory, reference: Inventory, user) -> list[
             f"{reference.name} is not a reference inventory of {predicted.project.name}; "
             "promote into one of the project's reference inventories."
         )
-    done = set(
-        reference.landslides.filter(attributes__source_inventory=predicted.pk).values_list(
-            "attributes__source_landslide", flat=True
-        )
-    )
-    approved = (
-        predicted.landslides.filter(review_state__in=APPROVED)
-        .exclude(pk__in=[pk for pk in done if pk is not None])
-        .select_related("updated_by")
-        .order_by("pk")
-    )
     deciders = _deciders(predicted)
     model = predicted.model_version
     now = timezone.now()
     with transaction.atomic():
-        copies = []
-        for source in approved:
-            try:
-                geometry, repaired = clean_geometry(source.geometry)
-            except InvalidInput as exc:
-                raise InvalidInput(
-                    f"Landslide {source.pk} cannot be promoted: {exc.message} Nothing was "
-                    "promoted; fix or reopen it and promote again."
-                ) from None
-            reviewer, decided_at = deciders.get(source.pk, (source.updated_by, source.updated_at))
-            copies.append(
-                Landslide(
-                    inventory=reference,
-                    geometry=geometry,
-                    area_m2=_area(geometry) if repaired else source.area_m2,
-                    landslide_type=source.landslide_type,
-                    certainty=source.certainty,
-                    confidence=source.confidence,
-                    review_state=source.review_state,
-                    notes=source.notes,
-                    repaired=repaired is not None,
-                    attributes=_provenance(source, predicted, model, reviewer, decided_at),
-                    created_by=user,
-                    updated_by=user,
-                )
-            )
+        if Inventory.objects.select_for_update().filter(pk=reference.pk).first() is None:
+            raise InvalidInput(f"{reference.name} was deleted; nothing was promoted.")
+        approved = (
+            predicted.landslides.filter(review_state__in=APPROVED)
+            .exclude(promoted_copies__inventory=reference)
+            .select_related("updated_by")
+            .order_by("pk")
+        )
+        copies = [_copy(source, reference, predicted, model, deciders, user) for source in approved]
         created = Landslide.objects.bulk_create(copies)
         LandslideChange.objects.bulk_create(
             LandslideChange(
@@ -359,26 +334,60 @@ def review_promote(*, predicted: Inventory, reference: Inventory, user) -> list[
     return created
 
 
+def _copy(source: Landslide, reference: Inventory, predicted, model, deciders, user) -> Landslide:
+    try:
+        geometry, repaired = clean_geometry(source.geometry)
+    except InvalidInput as exc:
+        raise InvalidInput(
+            f"Landslide {source.pk} cannot be promoted: {exc.message} Nothing was "
+            "promoted; fix or reopen it and promote again."
+        ) from None
+    reviewer, decided_at = deciders.get(source.pk, (source.updated_by, source.updated_at))
+    return Landslide(
+        inventory=reference,
+        promoted_from=source,
+        geometry=geometry,
+        area_m2=_area(geometry) if repaired else source.area_m2,
+        landslide_type=source.landslide_type,
+        certainty=source.certainty,
+        confidence=source.confidence,
+        review_state=Landslide.Review.NONE,
+        notes=source.notes,
+        repaired=repaired is not None,
+        attributes=_provenance(source, predicted, model, reviewer, decided_at),
+        created_by=user,
+        updated_by=user,
+    )
+
+
 def review_promote_into_new(*, predicted: Inventory, name: str, user) -> Inventory:
-    """Promote into a new reference inventory called `name`; it exists only if promotion worked."""
+    """Promote into a new reference inventory called `name`; it exists only if promotion worked.
+
+    Two clicks at once make one inventory: the second meets the unique name
+    and is told to promote into the existing one.
+    """
     require(user, predicted.project, Action.EDIT)
     name = (name or "").strip()
     if not name:
         raise InvalidInput("Name the new reference inventory to promote into.")
+    taken = InvalidInput(
+        f"{predicted.project.name} already has an inventory called {name}; choose it as the "
+        "target or pick another name."
+    )
     if predicted.project.inventories.filter(name=name).exists():
-        raise InvalidInput(
-            f"{predicted.project.name} already has an inventory called {name}; choose it as the "
-            "target or pick another name."
-        )
-    with transaction.atomic():
-        reference = Inventory.objects.create(
-            project=predicted.project,
-            name=name,
-            kind=Inventory.Kind.REFERENCE,
-            description=f"Reviewed polygons promoted from {predicted.name}.",
-            created_by=user,
-        )
-        review_promote(predicted=predicted, reference=reference, user=user)
+        raise taken
+    try:
+        with transaction.atomic():
+            reference = Inventory.objects.create(
+                project=predicted.project,
+                name=name,
+                kind=Inventory.Kind.REFERENCE,
+                description=f"Reviewed polygons promoted from {predicted.name}.",
+                created_by=user,
+            )
+            review_promote(predicted=predicted, reference=reference, user=user)
+    except IntegrityError:
+        raise taken from None
     return reference
 
 
