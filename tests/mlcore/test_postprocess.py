@@ -114,3 +114,20 @@ def test_bad_post_processing_settings_are_refused():
         Postprocess(threshold=1.5).validate()
     with pytest.raises(MlcoreError, match="negative"):
         Postprocess(min_area_m2=-1).validate()
+
+
+def test_two_scars_joined_by_a_narrow_neck_become_two_polygons_but_a_spur_stays(tmp_path):
+    data = np.zeros((80, 140), np.uint8)
+    data[10:70, 10:60] = 220  # 3000 m2
+    data[10:70, 80:130] = 220  # 3000 m2
+    data[35:41, 60:80] = 220  # a 6 m wide neck between them
+    data[40:44, 130:136] = 220  # a 4 x 6 m spur off the second
+    path = prob_map(tmp_path / "prob.tif", data)
+
+    whole = Postprocess(opening=0, closing=0, min_area_m2=100).polygons(path)
+    split = Postprocess(opening=0, closing=0, min_area_m2=100, neck_px=4).polygons(path)
+
+    assert len(whole) == 1
+    assert len(split) == 2
+    assert sorted(split["area_m2"]) == pytest.approx([3000 + 60, 3000 + 60 + 24], abs=70)
+    assert shapely.union_all(split.geometry).equals(whole.geometry.iloc[0])
