@@ -108,8 +108,22 @@ def write_summary_csv(report: Report, path: str | Path) -> Path:
         writer = csv.writer(fh)
         writer.writerow(["section", "metric", "value"])
         for section, metric, value in summary_rows(report):
-            writer.writerow([section, metric, "" if value is None else value])
+            writer.writerow(spreadsheet_safe([section, metric, "" if value is None else value]))
     return path
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(row: list) -> list:
+    """The row with every text cell that a spreadsheet would run as a formula made text.
+
+    A cell starting with = + - @, a tab or a carriage return gets a leading
+    apostrophe (OWASP's CSV injection advice), so a name like
+    '=HYPERLINK(...)' opens as the words typed. Numbers are left as numbers:
+    -0.2 is a figure, not a formula.
+    """
+    return ["'" + c if isinstance(c, str) and c.startswith(_FORMULA_STARTS) else c for c in row]
 
 
 def write_layers(report: Report, path: str | Path) -> Path:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from inventories.models import AccuracyReport, Inventory
 from inventories.selectors.report_models import ModelOrigin, report_model_origins
+from mlcore.report_files import spreadsheet_safe
 
 DASH = "—"
 
@@ -317,12 +318,15 @@ def comparison_export(comparison: Comparison) -> dict:
 
 
 def comparison_csv_rows(comparison: Comparison) -> list[list]:
-    """A header (one column per report) and one line per row, raw values, blank for none."""
+    """A header (one column per report) and one line per row, raw values, blank for none.
+
+    Names are the users': every text cell is made safe from spreadsheet formulas.
+    """
     header = ["section", "metric", *(f"{r.name} (#{r.pk})" for r in comparison.reports)]
     lines = [
         [w.section, w.label, *("" if v is None else v for v in w.raw)] for w in comparison.rows
     ]
-    return [header, *lines]
+    return [spreadsheet_safe(row) for row in [header, *lines]]
 
 
 def _best(values: list[float | None], better: str | None) -> frozenset[int]:

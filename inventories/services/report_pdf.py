@@ -2,7 +2,8 @@
 
 Drawn with matplotlib's PdfPages on plain Figure objects (no pyplot state,
 safe in a worker), so the PDF needs no extra package and shows exactly the
-strings of the report page (inventories.selectors.report_tables).
+strings of the report page (inventories.selectors.report_tables). Every
+line is drawn with mathtext off, so a "$" in a name prints as typed.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ def _text_page(lines: list[str]) -> Figure:
             size=7.5,
             va="top",
             weight="bold" if bold else "normal",
+            parse_math=False,  # names are the users': a "$" is text, never mathtext
         )
     return fig
 

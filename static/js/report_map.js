@@ -3,6 +3,7 @@
 // when an answer is truncated the status line asks to zoom in instead of
 // showing part of a layer as if it were all of it.
 import { api } from "./api.js";
+import { escapeHtml, textLines } from "./text.js";
 
 const config = JSON.parse(document.getElementById("report-map-config").textContent);
 const status = document.getElementById("map-status");
@@ -16,12 +17,12 @@ const LAYERS = {
 const map = L.map("report-map", { preferCanvas: true, maxZoom: 22 });
 const bases = {};
 if (config.sceneTiles) {
-  bases[config.sceneName || "Scene"] = L.tileLayer(config.sceneTiles, { maxZoom: 22 }).addTo(map);
+  bases[escapeHtml(config.sceneName || "Scene")] = L.tileLayer(config.sceneTiles, { maxZoom: 22 }).addTo(map);
 }
 
 const outlines = {};
 if (config.footprint) {
-  outlines[`Scene footprint (${config.sceneName})`] = L.geoJSON(config.footprint, {
+  outlines[`Scene footprint (${escapeHtml(config.sceneName)})`] = L.geoJSON(config.footprint, {
     style: { color: "#a0522d", weight: 1.5, fill: false },
     interactive: false,
   }).addTo(map);
@@ -40,7 +41,7 @@ function describe(name, p) {
   if (p.iou !== undefined) parts.push(`IoU ${Number(p.iou).toFixed(3)}`);
   if (p.best_iou !== undefined) parts.push(`best IoU with the other inventory ${Number(p.best_iou).toFixed(3)}`);
   if (p.area_m2 !== undefined) parts.push(`${Math.round(p.area_m2).toLocaleString()} m²`);
-  return parts.join("<br>");
+  return textLines(parts);
 }
 
 const overlays = {};
