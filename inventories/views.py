@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import Http404
@@ -44,6 +45,7 @@ def project_detail(request, pk: int):
         "members": project.memberships.select_related("user"),
         "scene_kinds": [Scene.Kind.OPTICAL, Scene.Kind.DEM],
         "scene_phases": Scene.Phase.choices,
+        "export_sync_max": settings.SCARP_EXPORT_SYNC_MAX_POLYGONS,
     }
     return render(request, "inventories/project_detail.html", context)
 

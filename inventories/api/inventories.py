@@ -19,19 +19,19 @@ from inventories.api.serializers import (
     InventoryUploadSerializer,
     JobSerializer,
 )
-from inventories.errors import InvalidInput
 from inventories.models import Inventory
 from inventories.permissions import Action
 from inventories.selectors.projects import project_get
-from inventories.services.inventories import inventory_export
+from inventories.services.deletion import inventory_delete
+from inventories.services.exports import (
+    EXPORT_FORMATS,
+    export_format,
+    export_in_background,
+    inventory_export_start,
+)
+from inventories.services.inventories import export_crs, inventory_export
 from inventories.services.inventory_edits import inventory_create, inventory_update
 from inventories.services.uploads import inventory_upload_start
-
-EXPORT_FORMATS = {
-    "geojson": (".geojson", "application/geo+json"),
-    "gpkg": (".gpkg", "application/geopackage+sqlite3"),
-    "shp": (".zip", "application/zip"),
-}
 
 
 class InventoryViewSet(
@@ -67,26 +67,35 @@ class InventoryViewSet(
         )
 
     def perform_destroy(self, instance):
-        self.require(instance, Action.MANAGE)
-        instance.delete()
+        inventory_delete(inventory=instance, user=self.request.user)
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("format", str, enum=list(EXPORT_FORMATS), default="geojson"),
+            OpenApiParameter("as", str, enum=list(EXPORT_FORMATS), default="geojson"),
             OpenApiParameter("crs", str, required=False, description="e.g. EPSG:32647"),
         ],
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            202: JobSerializer,
+        },
     )
     @action(detail=True, methods=["get"], url_path="export")
     def export(self, request, pk=None):
+        """The inventory as a file; over SCARP_EXPORT_SYNC_MAX_POLYGONS, a job (202) to follow.
+
+        The format is `?as=` because `?format=` is DRF's own override of the
+        response renderer, which answers 404 for a name it does not render.
+        """
         inventory = self.get_object()
-        fmt = request.query_params.get("format", "geojson")
-        if fmt not in EXPORT_FORMATS:
-            raise InvalidInput(f"Unknown format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}.")
-        suffix, content_type = EXPORT_FORMATS[fmt]
+        fmt = request.query_params.get("as", "geojson")
+        suffix, content_type = export_format(fmt)
+        crs = export_crs(request.query_params.get("crs"))
+        if export_in_background(inventory):
+            job = inventory_export_start(inventory=inventory, fmt=fmt, crs=crs, user=request.user)
+            return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
         tmp = tempfile.TemporaryDirectory()
         path = Path(tmp.name) / f"inventory-{inventory.pk}{suffix}"
-        inventory_export(inventory=inventory, path=path, crs=request.query_params.get("crs"))
+        inventory_export(inventory=inventory, path=path, crs=crs)
         response = FileResponse(
             path.open("rb"), as_attachment=True, filename=path.name, content_type=content_type
         )

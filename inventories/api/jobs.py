@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins
 from rest_framework.decorators import action
@@ -9,6 +11,7 @@ from inventories.api.base import ProjectScopedViewSet
 from inventories.api.serializers import JobSerializer
 from inventories.models import Job
 from inventories.permissions import Action
+from inventories.services.exports import export_download
 from inventories.services.jobs import job_cancel
 
 
@@ -25,3 +28,12 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectScoped
         if job.created_by_id != request.user.pk:
             self.require(job, Action.MANAGE)
         return Response(JobSerializer(job_cancel(job=job, user=request.user)).data)
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"])
+    def download(self, request, pk=None):
+        """The file a finished export job wrote."""
+        path, content_type = export_download(self.get_object())
+        return FileResponse(
+            path.open("rb"), as_attachment=True, filename=path.name, content_type=content_type
+        )

@@ -15,6 +15,7 @@ from inventories.errors import InvalidInput
 from inventories.models import ModelVersion, Project
 from inventories.permissions import Action
 from inventories.selectors.projects import project_get
+from inventories.services.deletion import model_delete
 from inventories.services.files import media_path
 from inventories.services.prediction import prediction_start
 from inventories.services.pretraining import HYPERPARAMETERS as PRETRAIN_OPTIONS
@@ -103,9 +104,14 @@ class PredictionRequestSerializer(serializers.Serializer):
     )
 
 
-class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectScopedViewSet):
+class ModelVersionViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, ProjectScopedViewSet
+):
     queryset = ModelVersion.objects.select_related("project", "parent", "pretrained_from")
     serializer_class = ModelVersionSerializer
+
+    def perform_destroy(self, instance):
+        model_delete(version=instance, user=self.request.user)
 
     @extend_schema(request=TrainingRequestSerializer, responses={202: JobSerializer})
     def create(self, request):

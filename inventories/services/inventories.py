@@ -8,6 +8,8 @@ from pathlib import Path
 import geopandas as gpd
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from pyproj import CRS
+from pyproj.exceptions import CRSError
 
 from inventories.errors import InvalidInput
 from inventories.models import Inventory, Landslide, LandslideChange, MappedExtent, Project
@@ -172,9 +174,10 @@ def extents_import(
         )
 
 
-def inventory_frame(inventory: Inventory) -> gpd.GeoDataFrame:
+def inventory_frame(inventory: Inventory, *, progress: Progress = _no_progress) -> gpd.GeoDataFrame:
     """The inventory as a GeoDataFrame in EPSG:4326, read in chunks."""
     records, geoms = [], []
+    total = max(inventory.landslides.count(), 1)
     queryset = inventory.landslides.order_by("pk").only(
         "pk", "geometry", "area_m2", "attributes", *_EXPORT_FIELDS
     )
@@ -185,10 +188,32 @@ def inventory_frame(inventory: Inventory) -> gpd.GeoDataFrame:
         record["scarp_id"] = ls.pk
         record["area_m2"] = ls.area_m2
         records.append(record)
+        if len(records) % BATCH == 0:
+            progress(0.8 * len(records) / total, f"Read {len(records)} of {total} landslides")
     return gpd.GeoDataFrame(records, geometry=geoms, crs="EPSG:4326")
 
 
-def inventory_export(*, inventory: Inventory, path: Path, crs: str | None = None) -> Path:
+def export_crs(crs: str | None) -> str | None:
+    """The CRS asked for an export, checked before anything is read or queued."""
+    if crs is None or not crs.strip():
+        return None
+    try:
+        CRS.from_user_input(crs.strip())
+    except CRSError:
+        raise InvalidInput(
+            f"Unknown coordinate reference system {crs!r}; give an EPSG code such as "
+            "EPSG:32647 (or leave it out for the inventory's own CRS)."
+        ) from None
+    return crs.strip()
+
+
+def inventory_export(
+    *,
+    inventory: Inventory,
+    path: Path,
+    crs: str | None = None,
+    progress: Progress = _no_progress,
+) -> Path:
     """Write the inventory to `path` (.geojson, .gpkg or .zip for a zipped Shapefile).
 
     GeoPackage and Shapefile default to the CRS the inventory was imported in,
@@ -201,6 +226,7 @@ def inventory_export(*, inventory: Inventory, path: Path, crs: str | None = None
         )
     if suffix == ".kml":
         raise InvalidInput("Export to KML is not offered; use .geojson, .gpkg or .zip.")
-    frame = inventory_frame(inventory)
-    target_crs = crs or inventory.source_crs or "EPSG:4326"
+    target_crs = export_crs(crs) or inventory.source_crs or "EPSG:4326"
+    frame = inventory_frame(inventory, progress=progress)
+    progress(0.85, f"Writing {len(frame)} landslides")
     return vectors.write_polygons(frame, path, crs=target_crs)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from django.db import DatabaseError
 
 from inventories.models import Job
+from inventories.services.exports import run_export
 from inventories.services.files import media_path, remove_upload
 from inventories.services.inventories import inventory_import
 from inventories.services.jobs import JobContext
@@ -77,4 +78,5 @@ RUNNERS: dict[str, Callable[[Job, JobContext], dict]] = {
     Job.Kind.TRAIN: run_train,
     Job.Kind.PRETRAIN: run_pretrain,
     Job.Kind.PREDICT: run_predict,
+    Job.Kind.EXPORT_INVENTORY: run_export,
 }
