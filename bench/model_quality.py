@@ -246,6 +246,7 @@ def run_deep(recipe_name: str, train_scene: Scene, extents, test: Scene, args, w
     with StackedScene(SceneSpec(train_scene.paths)) as scene:
         bands = scene.band_names
     overrides = {"device": args.device, "num_workers": args.workers, "seed": args.seed}
+    overrides.update(args.set)
     config = recipe.config(bands, **overrides)
     out = work / f"{recipe_name}-{train_scene.name}"
     started = time.monotonic()
@@ -287,6 +288,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=ROOT / "var" / "bench" / "model_quality.json")
     parser.add_argument("--keep", type=Path, help="keep models and maps in this folder")
+    parser.add_argument(
+        "--set",
+        type=_setting,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a recipe setting for an experiment, e.g. --set scale=3",
+    )
     args = parser.parse_args()
     recipes = ["random forest", "gradient boosting", "legacy", "cpu"]
     if args.device.startswith("cuda") and not args.quick:
@@ -317,6 +326,11 @@ def main() -> None:
     payload = {"date": time.strftime("%Y-%m-%d"), "machine": _machine(), "rows": rows}
     args.json.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"\nwritten to {args.json}")
+
+
+def _setting(text: str) -> tuple[str, object]:
+    key, _, value = text.partition("=")
+    return key.strip(), json.loads(value)
 
 
 _COLUMNS = (

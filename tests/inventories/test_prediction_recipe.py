@@ -34,7 +34,7 @@ def recipe_model(tmp_path_factory):
     )
     config = get_recipe("cpu").config(
         ["red", "green", "blue", "dem"],
-        encoder_depth=3, base_channels=8, chip_size=64, epochs=3, chips_per_epoch=96,
+        scale=2, encoder_depth=3, base_channels=8, chip_size=64, epochs=3, chips_per_epoch=96,
         lr=3e-3, num_workers=0, device="cpu",
     )  # fmt: skip
     result = train(config, labelled, labelled, root / "model")

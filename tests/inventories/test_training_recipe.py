@@ -19,7 +19,7 @@ def test_the_cpu_recipe_trains_on_terrain_and_the_model_page_shows_its_polygon_s
     job = training_start(
         project=people.a, user=people.alice, name="recipe", places=places,
         arch="unet", encoder="none",
-        hyperparameters={"epochs": 2, "chip_size": 32, "chips_per_epoch": 64,
+        hyperparameters={"epochs": 2, "chip_size": 32, "chips_per_epoch": 64, "scale": 2,
                          "encoder_depth": 3, "base_channels": 8},
     )  # fmt: skip
     job = wait_for(
