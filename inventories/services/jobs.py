@@ -194,7 +194,15 @@ def job_run(job_id: int, *, worker: str = "") -> None:
     """
     from inventories.services.job_runners import RUNNERS
 
-    job = _acquire(job_id, worker)
+    while True:
+        try:
+            job = _acquire(job_id, worker)
+            break
+        except (OperationalError, InterfaceError) as exc:
+            # The database is away (stopped, full): take the job once it answers again.
+            logger.warning("Job %s could not be taken: %s", job_id, exc)
+            if not database_back(settings.SCARP_JOB_DB_WAIT_SECONDS):
+                raise
     if job is not None:
         _record_outcome(job, lambda ctx: RUNNERS[job.kind](job, ctx))
 
