@@ -152,7 +152,8 @@ CELERY_BEAT_SCHEDULE = {
     "reap-jobs": {
         "task": "inventories.tasks.reap_jobs",
         "schedule": float(SCARP_JOB_REAP_SECONDS),
-        "options": {"queue": "default", "expires": float(SCARP_JOB_REAP_SECONDS)},
+        # An unconsumed reap is dropped after a while, so a stopped worker finds no pile.
+        "options": {"queue": "default", "expires": float(max(60, 2 * SCARP_JOB_REAP_SECONDS))},
     }
 }
 
