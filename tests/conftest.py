@@ -121,7 +121,7 @@ def celery_worker(django_db_setup, django_db_blocker):
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a loaded 2-core machine imports torch slowly
     ready = False
     while time.monotonic() < deadline:
         if proc.poll() is not None:
