@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin
 from django.contrib.gis.admin import GISModelAdmin
+from django.forms.models import BaseInlineFormSet
 
 from inventories.errors import DomainError
 from inventories.models import (
@@ -16,10 +17,30 @@ from inventories.models import (
     Scene,
 )
 from inventories.services.inventory_edits import inventory_changes_check
+from inventories.services.projects import roles_keep_an_admin
+
+
+class MembershipFormSet(BaseInlineFormSet):
+    """The members of a project as edited in the admin: the last admin stays."""
+
+    def clean(self):
+        super().clean()
+        if self.instance.pk is None:
+            return
+        roles = [
+            form.cleaned_data.get("role")
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+        try:
+            roles_keep_an_admin(project=self.instance, roles=roles)
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from None
 
 
 class MembershipInline(admin.TabularInline):
     model = Membership
+    formset = MembershipFormSet
     extra = 1
     autocomplete_fields = ["user"]
 

@@ -33,3 +33,47 @@ def test_database_url_is_parsed_into_a_postgis_database():
 def test_a_non_postgis_database_url_is_refused():
     with pytest.raises(ImproperlyConfigured, match="postgis://"):
         database_from_url("sqlite:///db.sqlite3")
+
+
+def _settings_under(env: dict[str, str]) -> dict:
+    """The security settings a fresh process reads from `env` (settings run at import)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import json, django; from django.conf import settings; django.setup(); print(json.dumps("
+        "{k: getattr(settings, k, None) for k in ['SESSION_COOKIE_SECURE', 'CSRF_COOKIE_SECURE',"
+        " 'SECURE_HSTS_SECONDS', 'SECURE_PROXY_SSL_HEADER', 'SECURE_SSL_REDIRECT']}))"
+    )
+    full = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings", "SECRET_KEY": "k", **env}
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=full, cwd=root, capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_https_in_production_turns_on_secure_cookies_hsts_and_the_proxy_header():
+    values = _settings_under({"DEBUG": "false", "SCARP_HTTPS": "true"})
+    assert values["SESSION_COOKIE_SECURE"] and values["CSRF_COOKIE_SECURE"]
+    assert values["SECURE_HSTS_SECONDS"] >= 31_536_000
+    assert values["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+    assert values["SECURE_SSL_REDIRECT"] is True
+
+
+def test_without_https_or_in_debug_the_app_still_works_over_plain_http():
+    for env in ({"DEBUG": "false"}, {"DEBUG": "true", "SCARP_HTTPS": "true"}):
+        values = _settings_under(env)
+        assert not values["SESSION_COOKIE_SECURE"], env
+        assert not values["SECURE_HSTS_SECONDS"] and not values["SECURE_SSL_REDIRECT"], env
+
+
+def test_make_run_listens_on_the_loopback_address_only():
+    from pathlib import Path
+
+    run = (Path(__file__).resolve().parent.parent / "scripts" / "run.sh").read_text()
+    serve = [line for line in run.splitlines() if "runserver" in line]
+    assert serve and all("runserver 127.0.0.1:" in line for line in serve), serve

@@ -102,11 +102,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 
 # Limits on what users may send; each refusal names the limit.
 SCARP_MAX_RASTER_SAMPLES = envint("SCARP_MAX_RASTER_SAMPLES", str(40_000 * 40_000 * 4))
+# Bytes the header declares (width x height x bands x bytes per sample): a small sparse
+# file can declare far more than it holds, and the COG conversion would write it all.
+SCARP_MAX_RASTER_BYTES = envint("SCARP_MAX_RASTER_BYTES", str(16 * 1024**3))
 SCARP_MAX_UPLOAD_BYTES = envint("SCARP_MAX_UPLOAD_BYTES", str(20 * 1024**3))
 SCARP_MAX_VECTOR_BYTES = envint("SCARP_MAX_VECTOR_BYTES", str(2 * 1024**3))
 SCARP_MAX_VECTOR_FEATURES = envint("SCARP_MAX_VECTOR_FEATURES", "1000000")
-# An inventory with more polygons than this is exported by a job, not inside the request.
-SCARP_EXPORT_SYNC_MAX_POLYGONS = envint("SCARP_EXPORT_SYNC_MAX_POLYGONS", "5000")
 # GDAL reads local files only (no HTTP, /vsicurl/, /vsis3/...) unless an operator
 # turns this on; applied here so the web app and every worker start that way.
 SCARP_GDAL_ALLOW_NETWORK = envbool("SCARP_GDAL_ALLOW_NETWORK", "false")
@@ -152,8 +153,7 @@ CELERY_BEAT_SCHEDULE = {
     "reap-jobs": {
         "task": "inventories.tasks.reap_jobs",
         "schedule": float(SCARP_JOB_REAP_SECONDS),
-        # An unconsumed reap is dropped after a while, so a stopped worker finds no pile.
-        "options": {"queue": "default", "expires": float(max(60, 2 * SCARP_JOB_REAP_SECONDS))},
+        "options": {"queue": "default", "expires": float(SCARP_JOB_REAP_SECONDS)},
     }
 }
 
@@ -164,7 +164,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "inventories.api.limits.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "inventories.api.errors.exception_handler",
 }
@@ -201,5 +201,33 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
 }
 
-SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", "False")
+# Limits at the door: the largest list page (?limit=), and throttles on password guessing.
+SCARP_MAX_PAGE_SIZE = envint("SCARP_MAX_PAGE_SIZE", "1000")
+SCARP_TOKEN_RATE = envstr("SCARP_TOKEN_RATE", "10/min")
+SCARP_LOGIN_ATTEMPTS = envint("SCARP_LOGIN_ATTEMPTS", "10")
+SCARP_LOGIN_WINDOW_SECONDS = envint("SCARP_LOGIN_WINDOW_SECONDS", "300")
+# Throttle counters live in the cache: set SCARP_CACHE_URL (redis://...) when several
+# web processes serve, so they count together; without it each process counts alone.
+SCARP_CACHE_URL = envstr("SCARP_CACHE_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": SCARP_CACHE_URL}
+        if SCARP_CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+# Behind HTTPS (SCARP_HTTPS=true, DEBUG off): cookies only over HTTPS, HSTS, plain HTTP
+# redirected, and the proxy's X-Forwarded-Proto trusted to say a request came over HTTPS
+# (the proxy must set it and strip it from clients). SECURE_COOKIES overrides the cookies.
+SCARP_HTTPS = envbool("SCARP_HTTPS", "False") and not DEBUG
+SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", "True" if SCARP_HTTPS else "False")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if SCARP_HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "True")
+    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", str(365 * 24 * 3600))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "False")

@@ -9,8 +9,12 @@ from inventories.api.serializers import MembershipSerializer, ProjectSerializer
 from inventories.models import Membership, Project
 from inventories.permissions import Action
 from inventories.selectors.projects import project_get
-from inventories.services.deletion import project_delete
-from inventories.services.projects import member_remove, member_set, project_create
+from inventories.services.projects import (
+    member_remove,
+    member_set,
+    project_create,
+    project_update,
+)
 
 
 class ProjectViewSet(
@@ -38,10 +42,13 @@ class ProjectViewSet(
 
     def perform_update(self, serializer):
         self.require(serializer.instance, Action.MANAGE)
-        serializer.save()
+        serializer.instance = project_update(
+            project=serializer.instance, **serializer.validated_data
+        )
 
     def perform_destroy(self, instance):
-        project_delete(project=instance, user=self.request.user)
+        self.require(instance, Action.MANAGE)
+        instance.delete()
 
 
 class MembershipViewSet(
@@ -74,8 +81,13 @@ class MembershipViewSet(
         return Response(self.get_serializer(membership).data, status=status.HTTP_201_CREATED)
 
     def perform_update(self, serializer):
+        """Only the role changes; the service keeps the project's last admin."""
         self.require(serializer.instance, Action.MANAGE)
-        serializer.save(project=serializer.instance.project, user=serializer.instance.user)
+        serializer.instance = member_set(
+            project=serializer.instance.project,
+            user=serializer.instance.user,
+            role=serializer.validated_data.get("role", serializer.instance.role),
+        )
 
     def perform_destroy(self, instance):
         self.require(instance, Action.MANAGE)

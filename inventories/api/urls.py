@@ -1,12 +1,12 @@
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from inventories.api.imagery import SceneUploadView, SceneViewSet
 from inventories.api.inventories import InventoryUploadView, InventoryViewSet
 from inventories.api.jobs import JobViewSet
 from inventories.api.landslides import LandslideViewSet, MappedExtentViewSet
+from inventories.api.limits import ThrottledObtainAuthToken
 from inventories.api.models import ModelVersionViewSet
 from inventories.api.projects import MembershipViewSet, ProjectViewSet
 from inventories.api.reports import ReportViewSet
@@ -63,7 +63,7 @@ urlpatterns = [
         ExtentTileView.as_view(),
         name="inventory-extent-tile",
     ),
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", ThrottledObtainAuthToken.as_view(), name="api-token"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),

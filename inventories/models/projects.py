@@ -16,7 +16,8 @@ class Project(models.Model):
         RAINFALL = "rainfall", "Rainfall"
         OTHER = "other", "Other"
 
-    name = models.CharField(max_length=200, unique=True)
+    # Unique per creator (see the constraint), so a name says nothing about others' projects.
+    name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     trigger = models.CharField(max_length=20, choices=Trigger.choices, default=Trigger.OTHER)
     event_date = models.DateField(null=True, blank=True)
@@ -24,10 +25,22 @@ class Project(models.Model):
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
     )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="created_projects",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["created_by", "name"], name="project_name_unique_per_creator"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -53,6 +53,7 @@ def demo_project(*, data_dir: Path | None, user, log: Log = print) -> Project:
             project.delete()
         project = Project.objects.create(
             name=DEMO_PROJECT,
+            created_by=user,
             trigger=Project.Trigger.OTHER,
             description="Slope failures on the walls of the Jinsha River gorge near Baige, "
             "0.5 m imagery with a surface model (demo data).",

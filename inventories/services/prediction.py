@@ -32,6 +32,7 @@ from inventories.services.jobs import (
     job_continue,
     job_create,
 )
+from inventories.services.names import fit_name
 from inventories.services.scenes import scene_register
 from inventories.services.training import check_change_pairs
 from mlcore import vectors
@@ -163,7 +164,7 @@ def _store(job, ctx, version, scenes, relative, polygons: gpd.GeoDataFrame, thre
             project=version.project,
             relative=relative,
             kind=Scene.Kind.PROBABILITY,
-            name=f"{version.name} on {source.name} (probability)",
+            name=fit_name(f"{version.name} on {source.name}", " (probability)"),
             band_names=["probability"],
             phase=source.phase,
             acquired_on=source.acquired_on,
@@ -173,7 +174,7 @@ def _store(job, ctx, version, scenes, relative, polygons: gpd.GeoDataFrame, thre
         )
         inventory = Inventory.objects.create(
             project=version.project,
-            name=f"{version.name} on {source.name} (job {job.pk})",
+            name=fit_name(f"{version.name} on {source.name}", f" (job {job.pk})"),
             kind=Inventory.Kind.PREDICTED,
             status=Inventory.Status.IN_REVIEW,
             model_version=version,

@@ -16,6 +16,8 @@ from django.conf import settings
 from inventories.errors import InvalidInput
 from inventories.models import Job, ModelVersion, Project, Scene
 from inventories.services.files import media_path
+from inventories.services.hyperparameters import PRETRAINING as PRETRAINING_OPTIONS
+from inventories.services.hyperparameters import hyperparameters_check
 from inventories.services.jobs import JobContext
 from inventories.services.training import (
     MODEL_FIELDS,
@@ -62,7 +64,7 @@ def _typed(hyper: dict[str, Any]) -> dict[str, Any]:
         if kind is int and value != int(value):
             raise InvalidInput(f"The pretraining option {name} must be a whole number.")
         typed[name] = kind(value)
-    return typed
+    return hyperparameters_check(typed, table=PRETRAINING_OPTIONS, what="pretraining")
 
 
 def _check_places(places: list[list[Scene]], chip_size: int) -> None:

@@ -1,38 +1,89 @@
-"""Projects and their members."""
+"""Projects and their members.
+
+A project always keeps an admin: the last one can neither leave nor be
+demoted, whoever asks (the API, the Django admin's inline, a command).
+
+Project names are unique per creator, as repositories are per owner on a
+code host: a name taken by a project the user cannot see is simply free for
+them, so creating or renaming a project tells nobody what others have.
+"""
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from inventories.errors import InvalidInput
 from inventories.models import Membership, Project, Role
+from inventories.services.names import check_name
+
+
+def _name_free(*, name: str, creator, exclude: Project | None = None) -> None:
+    taken = Project.objects.filter(name=name, created_by=creator)
+    if exclude is not None:
+        taken = taken.exclude(pk=exclude.pk)
+    if creator is not None and taken.exists():
+        raise InvalidInput(f"You already have a project named {name!r}; choose another name.")
 
 
 def project_create(*, name: str, user, **fields) -> Project:
     """Create a project; its creator becomes its admin."""
-    if Project.objects.filter(name=name).exists():
-        raise InvalidInput(f"A project named {name!r} already exists.")
-    with transaction.atomic():
-        project = Project.objects.create(name=name, **fields)
-        Membership.objects.create(project=project, user=user, role=Role.ADMIN)
+    name = check_name(name, what="The project name")
+    _name_free(name=name, creator=user)
+    try:
+        with transaction.atomic():
+            project = Project.objects.create(name=name, created_by=user, **fields)
+            Membership.objects.create(project=project, user=user, role=Role.ADMIN)
+    except IntegrityError:
+        raise InvalidInput(
+            f"You already have a project named {name!r}; choose another name."
+        ) from None
     return project
 
 
+def project_update(*, project: Project, **fields) -> Project:
+    """Change a project's name, description, trigger or date."""
+    if "name" in fields:
+        fields["name"] = check_name(fields["name"], what="The project name")
+        _name_free(name=fields["name"], creator=project.created_by, exclude=project)
+    for key, value in fields.items():
+        setattr(project, key, value)
+    project.save(update_fields=list(fields) or None)
+    return project
+
+
+def _keeps_an_admin(membership: Membership) -> None:
+    project = membership.project
+    others = project.memberships.filter(role=Role.ADMIN).exclude(pk=membership.pk)
+    if membership.role == Role.ADMIN and not others.exists():
+        raise InvalidInput(
+            f"{membership.user} is the last admin of {project.name}; name another first."
+        )
+
+
+def roles_keep_an_admin(*, project: Project, roles: list[str]) -> None:
+    """Refuse a new set of roles for all of `project`'s members that names no admin."""
+    if Role.ADMIN not in roles:
+        raise InvalidInput(f"{project.name} must keep at least one admin; name another first.")
+
+
 def member_set(*, project: Project, user, role: str) -> Membership:
+    """Add a member or change their role; the last admin cannot be demoted."""
     if role not in Role.values:
         raise InvalidInput(f"Unknown role {role!r}; use one of {', '.join(Role.values)}.")
-    membership, _ = Membership.objects.update_or_create(
-        project=project, user=user, defaults={"role": role}
-    )
+    with transaction.atomic():
+        current = Membership.objects.select_for_update().filter(project=project, user=user).first()
+        if current is not None and role != Role.ADMIN:
+            Project.objects.select_for_update().filter(pk=project.pk).first()
+            _keeps_an_admin(current)
+        membership, _ = Membership.objects.update_or_create(
+            project=project, user=user, defaults={"role": role}
+        )
     return membership
 
 
 def member_remove(*, membership: Membership) -> None:
     """Remove a member, but never the last admin: a project must stay manageable."""
-    project = membership.project
-    admins = project.memberships.filter(role=Role.ADMIN)
-    if membership.role == Role.ADMIN and admins.count() == 1:
-        raise InvalidInput(
-            f"{membership.user} is the last admin of {project.name}; name another first."
-        )
-    membership.delete()
+    with transaction.atomic():
+        Project.objects.select_for_update().filter(pk=membership.project_id).first()
+        _keeps_an_admin(membership)
+        membership.delete()

@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 from django.conf import settings
 from django.contrib.gis.geos import GEOSGeometry
 from django.db import transaction
@@ -15,6 +16,7 @@ from django.db import transaction
 from inventories.errors import InvalidInput
 from inventories.models import Project, Scene
 from inventories.services.files import media_path, new_relative_path, staged_files
+from inventories.services.names import check_name, fit_name
 from mlcore import io as rio
 from mlcore import terrain
 
@@ -26,8 +28,21 @@ def _no_progress(fraction: float, message: str) -> None:
 
 
 def scene_check(path: Path, *, band_names: Sequence[str] | None = None) -> rio.RasterInfo:
-    """Refuse a raster before anything is stored: not a GeoTIFF, no CRS, too large."""
+    """Refuse a raster before anything is stored: not a GeoTIFF, no CRS, too large.
+
+    Too large counts what the header declares, in samples and in bytes: a
+    sparse or compressed file of a few kilobytes can declare tens of gigabytes,
+    which the conversion to a COG would then write out in full.
+    """
     info = rio.inspect_geotiff(path, max_samples=settings.SCARP_MAX_RASTER_SAMPLES)
+    declared = info.samples * np.dtype(info.dtype).itemsize
+    if declared > settings.SCARP_MAX_RASTER_BYTES:
+        raise rio.RasterTooLarge(
+            f"{path.name} declares {declared / 1e9:,.1f} GB of pixels ({info.width} x "
+            f"{info.height} pixels, {info.count} bands of {info.dtype}), more than the limit "
+            f"of {settings.SCARP_MAX_RASTER_BYTES / 1e9:,.1f} GB (SCARP_MAX_RASTER_BYTES); "
+            "cut it into smaller scenes and upload them one by one."
+        )
     if band_names and len(band_names) != info.count:
         raise InvalidInput(
             f"{len(band_names)} band names were given ({', '.join(band_names)}) but the image "
@@ -61,7 +76,12 @@ def scene_import(
     info = scene_check(source, band_names=band_names)
     if kind == Scene.Kind.DEM and info.count != 1:
         raise InvalidInput(f"A DEM must have one band; {source.name} has {info.count}.")
-    name = name or Path(original_filename or source.name).stem
+    # A name too long for the column is refused; a long file name is cut to fit.
+    name = (
+        check_name(name, what="The scene name")
+        if name
+        else fit_name(Path(original_filename or source.name).stem)
+    )
     names = list(band_names or _default_band_names(info))
 
     with staged_files() as written:
@@ -78,8 +98,8 @@ def scene_import(
                 shade_tmp = Path(tmp) / "hillshade.tif"
                 terrain.write_hillshade(source, shade_tmp)
                 shade = _store_cog(shade_tmp, "scenes", written, nodata=0, stem="hillshade")
-            specs.append((slope, Scene.Kind.SLOPE, f"{name} slope", ["slope"]))
-            specs.append((shade, Scene.Kind.HILLSHADE, f"{name} hillshade", ["hillshade"]))
+            specs.append((slope, Scene.Kind.SLOPE, fit_name(name, " slope"), ["slope"]))
+            specs.append((shade, Scene.Kind.HILLSHADE, fit_name(name, " hillshade"), ["hillshade"]))
         progress(0.85, "Computing statistics")
         with transaction.atomic():
             scenes: list[Scene] = []

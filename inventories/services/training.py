@@ -20,8 +20,11 @@ from inventories.errors import InvalidInput
 from inventories.models import Inventory, Job, Landslide, MappedExtent, ModelVersion, Project, Scene
 from inventories.services.files import media_path
 from inventories.services.geometry import to_shapely
+from inventories.services.hyperparameters import TRAINING as TRAINING_OPTIONS
+from inventories.services.hyperparameters import hyperparameters_check
 from inventories.services.inventories import inventory_frame
 from inventories.services.jobs import JobCancelled, JobContext, job_create
+from inventories.services.names import fit_name
 from mlcore.data import SceneSpec, StackedScene, label_scenes
 from mlcore.errors import MlcoreError
 from mlcore.instances import train_instances
@@ -179,6 +182,7 @@ def training_start(
             f"Unknown training option(s): {', '.join(sorted(unknown))}. "
             f"Known: {', '.join(HYPERPARAMETERS + MODEL_FIELDS)}."
         )
+    hyper = hyperparameters_check(hyper, table=TRAINING_OPTIONS, what="training")
     scene_places = resolve_places(project, places)
     check_change_pairs(arch, scene_places)
     chosen = _inventories(project, inventories)
@@ -463,7 +467,7 @@ def model_retrain(*, parent: ModelVersion, user) -> Job:
     return training_start(
         project=parent.project,
         user=user,
-        name=f"{parent.name} (retrained)",
+        name=fit_name(parent.name, " (retrained)"),
         places=places,
         arch=parent.architecture,
         encoder=parent.encoder,

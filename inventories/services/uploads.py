@@ -8,7 +8,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from inventories.errors import DomainError
+from inventories.errors import DomainError, InvalidInput
 from inventories.models import Job, Project
 from inventories.services.files import relative_to_media, remove_upload, store_upload
 from inventories.services.jobs import job_create
@@ -51,9 +51,13 @@ def scene_upload_start(
                     "acquired_on": acquired_on.isoformat() if acquired_on else None,
                 },
             )
-    except (DomainError, MlcoreError):
+    except DomainError:
         remove_upload(path)
         raise
+    except MlcoreError as exc:  # its message names the stored file: name the user's instead
+        remove_upload(path)
+        message = str(exc).replace(path.name, Path(uploaded.name).name)
+        raise InvalidInput(message) from None
 
 
 def inventory_upload_start(

@@ -8,7 +8,10 @@ from inventories.models import Project
 
 
 def project_by_name_or_id(value: str) -> Project:
-    project = Project.objects.filter(name=value).first()
+    named = list(Project.objects.filter(name=value)[:2])
+    if len(named) > 1:
+        raise CommandError(f"Several projects are named {value!r}; give the project's id.")
+    project = named[0] if named else None
     if project is None and value.isdigit():
         project = Project.objects.filter(pk=int(value)).first()
     if project is None:
