@@ -108,6 +108,8 @@ SCARP_MAX_RASTER_BYTES = envint("SCARP_MAX_RASTER_BYTES", str(16 * 1024**3))
 SCARP_MAX_UPLOAD_BYTES = envint("SCARP_MAX_UPLOAD_BYTES", str(20 * 1024**3))
 SCARP_MAX_VECTOR_BYTES = envint("SCARP_MAX_VECTOR_BYTES", str(2 * 1024**3))
 SCARP_MAX_VECTOR_FEATURES = envint("SCARP_MAX_VECTOR_FEATURES", "1000000")
+# An inventory with more polygons than this is exported by a job, not inside the request.
+SCARP_EXPORT_SYNC_MAX_POLYGONS = envint("SCARP_EXPORT_SYNC_MAX_POLYGONS", "5000")
 # GDAL reads local files only (no HTTP, /vsicurl/, /vsis3/...) unless an operator
 # turns this on; applied here so the web app and every worker start that way.
 SCARP_GDAL_ALLOW_NETWORK = envbool("SCARP_GDAL_ALLOW_NETWORK", "false")
@@ -153,7 +155,8 @@ CELERY_BEAT_SCHEDULE = {
     "reap-jobs": {
         "task": "inventories.tasks.reap_jobs",
         "schedule": float(SCARP_JOB_REAP_SECONDS),
-        "options": {"queue": "default", "expires": float(SCARP_JOB_REAP_SECONDS)},
+        # An unconsumed reap is dropped after a while, so a stopped worker finds no pile.
+        "options": {"queue": "default", "expires": float(max(60, 2 * SCARP_JOB_REAP_SECONDS))},
     }
 }
 

@@ -9,6 +9,7 @@ from inventories.api.serializers import MembershipSerializer, ProjectSerializer
 from inventories.models import Membership, Project
 from inventories.permissions import Action
 from inventories.selectors.projects import project_get
+from inventories.services.deletion import project_delete
 from inventories.services.projects import (
     member_remove,
     member_set,
@@ -47,8 +48,7 @@ class ProjectViewSet(
         )
 
     def perform_destroy(self, instance):
-        self.require(instance, Action.MANAGE)
-        instance.delete()
+        project_delete(project=instance, user=self.request.user)
 
 
 class MembershipViewSet(
