@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+import rasterio.shutil
 import shapely
 from affine import Affine
 from pyproj import CRS, Transformer
@@ -172,7 +173,14 @@ def atomic_output(dst: str | Path) -> Iterator[Path]:
 _IN_MEMORY_BYTES = 256 * 2**20
 
 
-def write_cog(src: Path, dst: Path, *, nodata: float | None = None, blocksize: int = 512) -> None:
+def write_cog(
+    src: Path,
+    dst: Path,
+    *,
+    nodata: float | None = None,
+    blocksize: int = 512,
+    descriptions: Sequence[str] | None = None,
+) -> None:
     """Store src as a COG at dst, all or nothing.
 
     DEFLATE with a predictor (horizontal differencing for integers, floating
@@ -180,9 +188,14 @@ def write_cog(src: Path, dst: Path, *, nodata: float | None = None, blocksize: i
     averaged, which suits imagery and DEMs; class rasters get smeared
     overviews, which only matters for display. `nodata` declares a value of
     src as nodata when src does not say so itself.
+
+    `descriptions` name the bands in the COG, so that any reader of the file
+    (mlcore, QGIS) sees what the user called them. rio-cogeo copies the
+    descriptions of its source, and a finished COG cannot be edited without
+    breaking its layout, so the names go onto a virtual copy of src first.
     """
     src, dst = Path(src), Path(dst)
-    with open_geotiff(src) as ds:
+    with open_geotiff(src) as opened, _described(opened, descriptions) as ds:
         dtype = ds.dtypes[0]
         if nodata is not None and not rasterio.dtypes.in_dtype_range(nodata, dtype):
             raise RasterError(
@@ -219,6 +232,29 @@ def write_cog(src: Path, dst: Path, *, nodata: float | None = None, blocksize: i
                     f"{src.name} could not be converted to a valid Cloud-Optimised GeoTIFF; "
                     "check that it opens in QGIS and upload it again."
                 )
+
+
+@contextlib.contextmanager
+def _described(ds: DatasetReader, descriptions: Sequence[str] | None) -> Iterator[DatasetReader]:
+    """ds itself, or an in-memory VRT of it whose bands carry `descriptions`."""
+    if descriptions is None:
+        yield ds
+        return
+    if len(descriptions) != ds.count:
+        raise RasterError(
+            f"{len(descriptions)} band names were given for {Path(ds.name).name}, which has "
+            f"{ds.count} bands; give one name per band."
+        )
+    vrt = f"/vsimem/{uuid.uuid4().hex}.vrt"
+    try:
+        rasterio.shutil.copy(ds, vrt, driver="VRT")
+        with rasterio.open(vrt, "r+") as editable:
+            editable.descriptions = tuple(descriptions)
+        with rasterio.open(vrt) as described:
+            yield described
+    finally:
+        with contextlib.suppress(rasterio.errors.RasterioIOError):
+            rasterio.shutil.delete(vrt)
 
 
 @contextlib.contextmanager

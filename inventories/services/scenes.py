@@ -86,18 +86,22 @@ def scene_import(
 
     with staged_files() as written:
         progress(0.1, "Converting to a Cloud-Optimised GeoTIFF")
-        main = _store_cog(source, "scenes", written, nodata=info.nodata, stem=kind)
+        main = _store_cog(source, "scenes", written, nodata=info.nodata, stem=kind, bands=names)
         specs = [(main, kind, name, names)]
         if kind == Scene.Kind.DEM:
             with tempfile.TemporaryDirectory(dir=settings.MEDIA_ROOT) as tmp:
                 progress(0.5, "Computing slope")
                 slope_tmp = Path(tmp) / "slope.tif"
                 terrain.write_slope(source, slope_tmp)
-                slope = _store_cog(slope_tmp, "scenes", written, nodata=-9999, stem="slope")
+                slope = _store_cog(
+                    slope_tmp, "scenes", written, nodata=-9999, stem="slope", bands=["slope"]
+                )
                 progress(0.7, "Computing hillshade")
                 shade_tmp = Path(tmp) / "hillshade.tif"
                 terrain.write_hillshade(source, shade_tmp)
-                shade = _store_cog(shade_tmp, "scenes", written, nodata=0, stem="hillshade")
+                shade = _store_cog(
+                    shade_tmp, "scenes", written, nodata=0, stem="hillshade", bands=["hillshade"]
+                )
             specs.append((slope, Scene.Kind.SLOPE, fit_name(name, " slope"), ["slope"]))
             specs.append((shade, Scene.Kind.HILLSHADE, fit_name(name, " hillshade"), ["hillshade"]))
         progress(0.85, "Computing statistics")
@@ -127,13 +131,24 @@ def _default_band_names(info: rio.RasterInfo) -> list[str]:
 
 
 def _store_cog(
-    source: Path, folder: str, written: list[Path], *, nodata: float | None, stem: str
+    source: Path,
+    folder: str,
+    written: list[Path],
+    *,
+    nodata: float | None,
+    stem: str,
+    bands: Sequence[str],
 ) -> str:
+    """Write source as a COG under MEDIA_ROOT whose band descriptions are `bands`.
+
+    The names go into the file, not only the Scene row, so that mlcore and
+    QGIS reading the COG see the same bands as the web app.
+    """
     relative = new_relative_path(folder, ".tif", stem=stem)
     target = media_path(relative)
     target.parent.mkdir(parents=True, exist_ok=True)
     written.append(target)
-    rio.write_cog(source, target, nodata=nodata)
+    rio.write_cog(source, target, nodata=nodata, descriptions=bands)
     return relative
 
 
