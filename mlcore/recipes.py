@@ -83,6 +83,7 @@ RECIPES = {
                 "early_stopping_patience": None,
                 "jitter": 0.2,
                 "tune_postprocess": True,
+                "keep": "last",
             },
         ),
         Recipe(
@@ -102,6 +103,7 @@ RECIPES = {
                 "early_stopping_patience": 10,
                 "jitter": 0.2,
                 "tune_postprocess": True,
+                "keep": "last",
             },
         ),
         Recipe(

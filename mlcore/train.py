@@ -355,7 +355,11 @@ class Trainer:
             **scores,
         )
         self.step, self.loss_sum = 0, torch.zeros((), device=self.device)
-        report.improved = self.best is None or report.best_f1 > self.best["best_f1"] + 1e-6
+        report.improved = (
+            self.best is None
+            or self.config.keep == "last"
+            or report.best_f1 > self.best["best_f1"] + 1e-6
+        )
         self.history.append(report.to_dict())
         if report.improved:
             self.best, self.bad_epochs = report.to_dict(), 0

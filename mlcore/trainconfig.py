@@ -57,6 +57,10 @@ class TrainConfig:
     tune_postprocess: bool = False
     # Radiometric jitter of the optical bands: contrast and brightness spread.
     jitter: float = 0.1
+    # Which weights the model keeps: the best validation epoch's, or the last epoch's.
+    # With a small validation extent "best" picks noise (an early, blurry epoch);
+    # a cosine schedule's last epoch is the settled one.
+    keep: str = "best"
     num_workers: int = 2
     amp: bool | None = None
     device: str = "auto"
@@ -88,6 +92,8 @@ class TrainConfig:
             raise MlcoreError(
                 f"The scale is 1 to 16 source pixels per model pixel, not {self.scale}."
             )
+        if self.keep not in ("best", "last"):
+            raise MlcoreError(f"keep is 'best' or 'last', not {self.keep!r}.")
         if not 0 <= self.jitter <= 0.5:
             raise MlcoreError(f"The jitter is between 0 and 0.5, not {self.jitter}.")
         return self
