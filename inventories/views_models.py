@@ -65,11 +65,30 @@ def model_detail(request, pk: int, version_pk: int):
         "rows": metrics_beside_parent(version),
         "history": version.metrics.get("history", []),
         "can_manage": can(request.user, project, Action.MANAGE),
-        "snapshot": json.dumps(version.data_snapshot, indent=2),
-        "hyper": json.dumps(version.hyperparameters, indent=2),
+        "config_rows": _config_rows(version.hyperparameters),
+        "snapshot": version.data_snapshot,
         "places": [
             {"ids": ",".join(str(s.pk) for s in stack), "label": " + ".join(s.name for s in stack)}
             for stack in prediction_places(version)
         ],
     }
     return render(request, "inventories/model_detail.html", context)
+
+
+# Option names a reader would not guess from the key alone.
+_OPTION_LABELS = {"lr": "Learning rate", "max_val_chips": "Most validation chips"}
+
+
+def _config_rows(options: dict) -> list[tuple[str, str]]:
+    """The training options as (label, value) rows: a table a person reads, not JSON."""
+    rows = []
+    for key, value in options.items():
+        label = _OPTION_LABELS.get(key, key.replace("_", " ").capitalize())
+        if value is None:
+            shown = "—"
+        elif isinstance(value, dict | list):
+            shown = json.dumps(value)
+        else:
+            shown = str(value)
+        rows.append((label, shown))
+    return rows

@@ -118,12 +118,18 @@ def _inventories(project: Project, ids: list[int] | None) -> list[Inventory]:
 
 
 def snapshot_of(places: list[list[Scene]], inventories: list[Inventory]) -> dict[str, Any]:
-    """What the model learnt from, with enough detail to tell later whether data changed."""
+    """What the model learnt from, with enough detail to tell later whether data changed.
+
+    The landslide count is distinct: the same query joins the inventory's
+    changes, and without it each landslide would be counted once per change.
+    """
     stats = {
         row["pk"]: row
         for row in Inventory.objects.filter(pk__in=[i.pk for i in inventories])
         .annotate(
-            n_landslides=Count("landslides", filter=~Q(landslides__review_state="rejected")),
+            n_landslides=Count(
+                "landslides", filter=~Q(landslides__review_state="rejected"), distinct=True
+            ),
             last_change=Max("changes__id"),
         )
         .values("pk", "n_landslides", "last_change")
