@@ -53,6 +53,20 @@ class ReviewItemSerializer(GeoFeatureModelSerializer):
         read_only_fields = fields
 
 
+class ReviewedLandslideSerializer(LandslideSerializer):
+    """A landslide as a decision answers it: with who changed it last, as the queue has.
+
+    The review page shows "Last changed by" from these fields; without them
+    a polygon just decided would still show its creator (the model).
+    """
+
+    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta(LandslideSerializer.Meta):
+        fields = [*LandslideSerializer.Meta.fields, "updated_by"]
+        read_only_fields = fields
+
+
 class DecisionSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=ReviewDecision.Decision.choices)
     version = serializers.IntegerField(min_value=1)
@@ -92,7 +106,7 @@ class ReviewView(APIView):
     """Shared lookups; a Conflict answers with the current polygon as GeoJSON."""
 
     def conflict_serializer(self, instance, **kwargs):
-        return LandslideSerializer(instance, **kwargs)
+        return ReviewedLandslideSerializer(instance, **kwargs)
 
     def inventory(self) -> Inventory:
         inventory = inventory_get(user=self.request.user, pk=self.kwargs["inventory_pk"])
@@ -118,7 +132,9 @@ class ReviewView(APIView):
 
     def answer(self, landslide: Landslide) -> Response:
         progress = review_progress(queryset=landslide.inventory.landslides.all())
-        return Response({"landslide": LandslideSerializer(landslide).data, "progress": progress})
+        return Response(
+            {"landslide": ReviewedLandslideSerializer(landslide).data, "progress": progress}
+        )
 
 
 def _user(project, name: str | None):
