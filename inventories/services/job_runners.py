@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from pathlib import Path
 
 from django.db import DatabaseError
 
+from inventories.errors import DomainError, InvalidInput
 from inventories.models import Job
 from inventories.services.exports import run_export
 from inventories.services.files import media_path, remove_upload
@@ -20,6 +22,19 @@ from inventories.services.pretraining import run_pretrain
 from inventories.services.reports import run_report
 from inventories.services.scenes import scene_import
 from inventories.services.training import run_train
+from mlcore.errors import MlcoreError
+
+
+def in_users_words(message: str, upload: Path, original: str | None) -> str:
+    """An import error told with the user's file name, without GDAL's pointer to a log.
+
+    The server stores every upload as upload.tif or upload.zip, a name the user
+    never chose; and "See previous exception for details" points at a server
+    log the user cannot read.
+    """
+    if original:
+        message = message.replace(upload.name, Path(original).name)
+    return " ".join(message.replace(" See previous exception for details.", "").split())
 
 
 def run_import_scene(job: Job, ctx: JobContext) -> dict:
@@ -42,6 +57,11 @@ def run_import_scene(job: Job, ctx: JobContext) -> dict:
         )
     except DatabaseError:
         raise  # the step runs again once the database is back: keep the upload
+    except (DomainError, MlcoreError) as exc:
+        remove_upload(upload)
+        raise InvalidInput(
+            in_users_words(str(exc), upload, params.get("original_filename"))
+        ) from None
     except BaseException:
         remove_upload(upload)
         raise
@@ -64,6 +84,10 @@ def run_import_inventory(job: Job, ctx: JobContext) -> dict:
             user=job.created_by,
             progress=lambda f, m: ctx.progress(f, m),
         )
+    except (DomainError, MlcoreError) as exc:
+        raise InvalidInput(
+            in_users_words(str(exc), upload, params.get("original_filename"))
+        ) from None
     finally:
         remove_upload(upload)
     count = inventory.landslides.count()
