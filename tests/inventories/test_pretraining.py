@@ -94,7 +94,7 @@ def test_a_pretraining_runs_to_ready_and_a_training_fine_tunes_from_it(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_cancelled_pretraining_ends_cancelled_and_its_version_failed(
+def test_a_cancelled_pretraining_ends_cancelled_and_so_does_its_version(
     project_with_data, people, celery_worker
 ):
     project, places = project_with_data
@@ -108,7 +108,9 @@ def test_a_cancelled_pretraining_ends_cancelled_and_its_version_failed(
     job_cancel(job=job, user=people.alice)
     job = finish(job)
     assert job.state == "cancelled"
-    assert ModelVersion.objects.get(pk=version_pk).status == "failed"
+    assert (
+        ModelVersion.objects.get(pk=version_pk).status == "cancelled"
+    )  # a cancelled version says so (#14, #19)
 
 
 @pytest.mark.django_db(transaction=True)
