@@ -51,7 +51,7 @@ from mlcore.probraster import encode, probability_writer  # noqa: E402
 from mlcore.recipes import get_recipe  # noqa: E402
 from mlcore.report import build_report  # noqa: E402
 from mlcore.terrain import horn_gradients, relief, slope_degrees  # noqa: E402
-from mlcore.train import train  # noqa: E402
+from mlcore.tuning import train_and_tune  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("SCARP_SHARED_DATA", ROOT.parent / "shared" / "data")) / "baige"
@@ -250,7 +250,7 @@ def run_deep(recipe_name: str, train_scene: Scene, extents, test: Scene, args, w
     config = recipe.config(bands, **overrides)
     out = work / f"{recipe_name}-{train_scene.name}"
     started = time.monotonic()
-    train(config, labelled, labelled, out, resume=False, on_epoch=_print_epoch)
+    train_and_tune(config, labelled, labelled, out, resume=False, on_epoch=_print_epoch)
     minutes = (time.monotonic() - started) / 60
     polygons = work / f"{recipe_name}-{train_scene.name}-on-{test.name}.gpkg"
     result = predict_scene(out, test.paths, work / f"{polygons.stem}.tif", polygons_path=polygons)

@@ -8,7 +8,6 @@ in the checkpoint, so a resumed run retraces an uninterrupted one.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,7 +31,6 @@ from mlcore.data import (
 )
 from mlcore.data.bands import check_derivable
 from mlcore.errors import MlcoreError
-from mlcore.infer import InferenceConfig, predict_scene
 from mlcore.losses import IGNORE, get_loss
 from mlcore.modeldir import (
     BEST,
@@ -43,11 +41,9 @@ from mlcore.modeldir import (
     METRICS,
     load_model,
     plot_curves,
-    update_config,
     write_json,
 )
 from mlcore.models import build_model
-from mlcore.postprocess import Tuned, Validation, tune_postprocess, validation_frames
 from mlcore.trainconfig import (
     EpochReport,
     TrainConfig,
@@ -461,53 +457,7 @@ def train(
     init = load_model(config.init_from)[0].state_dict() if config.init_from and not state else None
     run = Trainer(config, data, out_dir, init=init)
     try:
-        result = run.fit(state, on_epoch=on_epoch, should_stop=should_stop)
+        return run.fit(state, on_epoch=on_epoch, should_stop=should_stop)
     finally:
         data.train.close()
         data.val.close()
-    if config.tune_postprocess and result.checkpoint_sha256:
-        tuned = tune_on_validation(out_dir, val_data, device=config.device, should_stop=should_stop)
-        result.best_threshold = tuned.postprocess.threshold
-        result.postprocess = tuned.to_dict()
-    return result
-
-
-def tune_on_validation(
-    model_dir: Path,
-    val_data: Sequence[LabelledScene],
-    *,
-    device: str = "auto",
-    should_stop: Callable[[], bool] | None = None,
-) -> Tuned:
-    """Predict the validation scenes with the best weights and choose the post-processing.
-
-    What is chosen (threshold, clean-up radii, smallest landslide) is saved in
-    config.json with its validation scores, so every later prediction draws
-    polygons the same way. Only validation extents are scored; nothing the
-    model trained on is.
-    """
-    validations = []
-    with tempfile.TemporaryDirectory(prefix=".tune-", dir=model_dir) as tmp:
-        for i, labelled in enumerate(val_data):
-            extent = labelled.extent_of("validation")
-            if not extent:
-                continue
-            if should_stop and should_stop():
-                raise TrainingCancelled("Training stopped while choosing the post-processing.")
-            prob = Path(tmp) / f"validation-{i}.tif"
-            predict_scene(
-                model_dir, labelled.scene.paths, prob, config=InferenceConfig(device=device)
-            )
-            with StackedScene(labelled.scene) as scene:
-                crs = scene.crs
-            ref, area = validation_frames(labelled.landslides, extent, crs)
-            validations.append(Validation(prob, ref, area))
-        tuned = tune_postprocess(validations)
-    post = tuned.postprocess
-    update_config(
-        model_dir,
-        threshold=post.threshold,
-        postprocess=post.to_dict(),
-        postprocess_validation={"pixel_f1": tuned.pixel_f1, "object_f1": tuned.object_f1},
-    )
-    return tuned

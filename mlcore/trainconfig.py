@@ -141,7 +141,7 @@ class TrainResult:
     stopped_early: bool
     checkpoint_sha256: str
     history: list[dict[str, Any]] = field(default_factory=list)
-    # What tune_on_validation chose and scored, when the config asked for it.
+    # What mlcore.tuning chose and scored, when the config asked for it.
     postprocess: dict[str, Any] | None = None
 
 

@@ -30,8 +30,9 @@ from mlcore.errors import MlcoreError
 from mlcore.instances import train_instances
 from mlcore.pretrain import finetune_config
 from mlcore.recipes import RECIPES, get_recipe, recipe_for_device
-from mlcore.train import EpochReport, TrainingCancelled, train
+from mlcore.train import EpochReport, TrainingCancelled
 from mlcore.trainconfig import TrainConfig
+from mlcore.tuning import train_and_tune
 
 # What a user may set; everything else keeps mlcore's defaults.
 HYPERPARAMETERS = (
@@ -324,7 +325,7 @@ def run_train(job: Job, ctx: JobContext) -> dict:
             )
 
         # Mask R-CNN learns instances with its own loop; the model directory is the same.
-        fit = train_instances if config.model.arch == "maskrcnn" else train
+        fit = train_instances if config.model.arch == "maskrcnn" else train_and_tune
         result = fit(
             config, labelled, labelled, out_dir, on_epoch=on_epoch, should_stop=ctx.cancelled
         )

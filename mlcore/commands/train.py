@@ -25,8 +25,9 @@ from mlcore.instances import train_instances
 from mlcore.losses import LOSSES
 from mlcore.modeldir import LAST
 from mlcore.recipes import DEFAULT_RECIPE, RECIPES, get_recipe
-from mlcore.train import EpochReport, TrainConfig, TrainingCancelled, train
+from mlcore.train import EpochReport, TrainConfig, TrainingCancelled
 from mlcore.trainconfig import SCHEDULES
+from mlcore.tuning import train_and_tune
 
 
 def _paths(values: list[str]) -> list[Path]:
@@ -117,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     stop = _StopOnInterrupt()
     try:
         with stop:
-            fit = train_instances if config.model.arch == "maskrcnn" else train
+            fit = train_instances if config.model.arch == "maskrcnn" else train_and_tune
             result = fit(
                 config, labelled, labelled, args.out, on_epoch=_print_epoch, should_stop=stop
             )

@@ -18,7 +18,7 @@ from inventories.services.files import media_path
 from inventories.services.scenes import scene_import
 from mlcore.data import SceneSpec, label_scenes, read_vector
 from mlcore.recipes import get_recipe
-from mlcore.train import train
+from mlcore.tuning import train_and_tune
 from tests.conftest import ROOT, wait_for
 from tests.factories.landslide_scenes import make_scene
 
@@ -37,7 +37,7 @@ def recipe_model(tmp_path_factory):
         scale=2, encoder_depth=3, base_channels=8, chip_size=64, epochs=3, chips_per_epoch=96,
         lr=3e-3, num_workers=0, device="cpu",
     )  # fmt: skip
-    result = train(config, labelled, labelled, root / "model")
+    result = train_and_tune(config, labelled, labelled, root / "model")
     target = make_scene(root / "target", size=448, resolution=0.5, seed=5, blobs=24)
     return root / "model", result, target
 
