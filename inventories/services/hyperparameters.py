@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from inventories.errors import InvalidInput
+from mlcore.trainconfig import MAX_SCALE
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ TRAINING: dict[str, Option] = {
     "recipe": Option(str),
     "early_stopping_patience": Option(int, 1, 1000, nullable=True),
     "max_val_chips": Option(int, 1, 1_000_000, nullable=True),
-    "scale": Option(int, 1, 64),
+    "scale": Option(int, 1, MAX_SCALE),
 }
 PRETRAINING: dict[str, Option] = {
     **_COMMON,
