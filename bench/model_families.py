@@ -4,9 +4,9 @@ The data is a generated pre/post pair (tests/factories/change_scenes.py):
 landslides that appear after the event (the labels), and bright bare ground
 that is there on both dates. Single-image families see the post image only
 and cannot tell the two apart; the Siamese family sees both. Each family
-trains through its real path (mlcore.train, mlcore.instances,
-mlcore.pretrain), predicts a second, unseen pair through mlcore.infer (and
-Mask R-CNN's polygons through mlcore.instance_predict), and is scored
+trains through its real path (mlcore.training.trainer, mlcore.models.mask_rcnn,
+mlcore.training.pretrain), predicts a second, unseen pair through mlcore.predict.predictor (and
+Mask R-CNN's polygons through mlcore.predict.instances), and is scored
 against that pair's landslides: pixels at the model's own threshold, objects
 matched one to one at IoU >= 0.5.
 
@@ -29,14 +29,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mlcore.data import SceneSpec, label_scenes, read_vector  # noqa: E402
-from mlcore.infer import predict_scene  # noqa: E402
-from mlcore.instances import train_instances  # noqa: E402
-from mlcore.metrics import ConfusionCounts  # noqa: E402
-from mlcore.models import ModelConfig, build_model  # noqa: E402
-from mlcore.objects import match_objects  # noqa: E402
-from mlcore.pretrain import PretrainConfig, finetune_config, pretrain  # noqa: E402
-from mlcore.probraster import NODATA, threshold_value  # noqa: E402
-from mlcore.train import TrainConfig, train  # noqa: E402
+from mlcore.evaluation.metrics import ConfusionCounts  # noqa: E402
+from mlcore.evaluation.objects import match_objects  # noqa: E402
+from mlcore.models.mask_rcnn import train_instances  # noqa: E402
+from mlcore.models.registry import ModelConfig, build_model  # noqa: E402
+from mlcore.predict.predictor import predict_scene  # noqa: E402
+from mlcore.predict.probability_raster import NODATA, threshold_value  # noqa: E402
+from mlcore.training.pretrain import PretrainConfig, finetune_config, pretrain  # noqa: E402
+from mlcore.training.trainer import TrainConfig, train  # noqa: E402
 from tests.factories.change_scenes import make_change_pair  # noqa: E402
 from tests.factories.rasters import UTM47N  # noqa: E402
 

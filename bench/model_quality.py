@@ -4,7 +4,7 @@ For each direction (A -> B, B -> A) the training scene's mapped extent is cut
 across the valley into a train part (about 75% of its area) and a validation
 part (the rest, which chooses the threshold, the epoch and the polygon
 clean-up). The model then maps the whole other scene through the same
-`predict_scene` a user runs, and `mlcore.report.build_report` (the code
+`predict_scene` a user runs, and `mlcore.evaluation.report.build_report` (the code
 behind `python -m mlcore evaluate` and the app's reports) scores its
 polygons inside that scene's mapped extent: pixel precision, recall, F1 and
 IoU, objects matched one to one at IoU >= 0.5, predicted / true area, and
@@ -45,13 +45,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mlcore.data import SceneSpec, StackedScene, label_scenes, read_vector  # noqa: E402
 from mlcore.data.bands import ELEVATION_BANDS  # noqa: E402
-from mlcore.infer import predict_scene  # noqa: E402
-from mlcore.postprocess import Validation, tune_postprocess  # noqa: E402
-from mlcore.probraster import encode, probability_writer  # noqa: E402
-from mlcore.recipes import get_recipe  # noqa: E402
-from mlcore.report import build_report  # noqa: E402
-from mlcore.terrain import horn_gradients, relief, slope_degrees  # noqa: E402
-from mlcore.tuning import train_and_tune  # noqa: E402
+from mlcore.evaluation.report import build_report  # noqa: E402
+from mlcore.predict.postprocess import Validation, tune_postprocess  # noqa: E402
+from mlcore.predict.predictor import predict_scene  # noqa: E402
+from mlcore.predict.probability_raster import encode, probability_writer  # noqa: E402
+from mlcore.raster.terrain import horn_gradients, relief, slope_degrees  # noqa: E402
+from mlcore.training.recipes import get_recipe  # noqa: E402
+from mlcore.training.tuning import train_and_tune  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("SCARP_SHARED_DATA", ROOT.parent / "shared" / "data")) / "baige"

@@ -1,7 +1,7 @@
 """Training throughput: the real chip pipeline beside tensors already in memory.
 
 Reads chips from the Baige GeoTIFFs (scene A's train extent) through the same
-DataLoader, sampler, augmentation and normalisation as `mlcore.train`, feeds
+DataLoader, sampler, augmentation and normalisation as `mlcore.training.trainer`, feeds
 them to the model, and compares chips/s with the same model stepping on
 batches that are already on the device. The pipeline's cost is the share of
 throughput lost to it (target: under 15%).
@@ -24,9 +24,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mlcore.data import SceneSpec, label_scenes, read_vector  # noqa: E402
-from mlcore.models import ModelConfig  # noqa: E402
-from mlcore.train import Trainer, make_loader, prepare_data  # noqa: E402
-from mlcore.trainconfig import TrainConfig  # noqa: E402
+from mlcore.models.registry import ModelConfig  # noqa: E402
+from mlcore.training.config import TrainConfig  # noqa: E402
+from mlcore.training.trainer import Trainer, make_loader, prepare_data  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "baige"
 

@@ -19,8 +19,8 @@ from inventories.selectors.models import (
     training_places,
 )
 from inventories.views import _project
-from mlcore.models import ARCHITECTURES
-from mlcore.pretrain import METHODS as PRETRAINING_METHODS
+from mlcore.models.registry import ARCHITECTURES
+from mlcore.training.pretrain import METHODS as PRETRAINING_METHODS
 
 
 @login_required

@@ -1,8 +1,8 @@
 """GDAL without network access, and the one check every user path passes first.
 
 Scarp hands GDAL only local files the server stored, each opened through a
-driver it chose after checking the file's first bytes (`mlcore.io`,
-`mlcore.vector_formats`). As a second wall, GDAL's network access is turned
+driver it chose after checking the file's first bytes (`mlcore.raster.geotiff`,
+`mlcore.vector.formats`). As a second wall, GDAL's network access is turned
 off in every Scarp process (web, workers, CLI) unless the operator sets
 SCARP_GDAL_ALLOW_NETWORK=true: a file that still names a URL then meets a
 dead proxy and a /vsicurl/ that accepts no file name.

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from django.db.models import QuerySet
 
 from inventories.models import ModelVersion, Project, Scene
-from mlcore.recipes import recipe_for_device
+from mlcore.training.recipes import recipe_for_device
 
 
 @dataclass

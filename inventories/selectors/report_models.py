@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django.urls import reverse
 
 from inventories.models import AccuracyReport, Inventory, ModelVersion
-from mlcore.models import ARCHITECTURES
+from mlcore.models.registry import ARCHITECTURES
 
 SEGMENTATION = "Segmentation (U-Net family)"
 # Every other architecture of the zoo maps each pixel from one image: the U-Net family.

@@ -15,7 +15,7 @@ from django.db import transaction
 from inventories.errors import Conflict, InvalidInput
 from inventories.models import Inventory, Landslide, LandslideChange, MappedExtent
 from inventories.services.geometry import to_geos_multipolygon, to_shapely
-from mlcore import vectors
+from mlcore.vector import polygons
 
 EDITABLE_FIELDS = ("landslide_type", "certainty", "notes")
 # review_state changes only through the review service (reviewers and admins).
@@ -30,8 +30,8 @@ def clean_geometry(geometry: GEOSGeometry) -> tuple[GEOSGeometry, str | None]:
         geometry = geometry.transform(4326, clone=True)
     shape = to_shapely(geometry)
     try:
-        repaired, reason = vectors.repair_polygon(shape)
-    except vectors.GeometryRefused as exc:
+        repaired, reason = polygons.repair_polygon(shape)
+    except polygons.GeometryRefused as exc:
         raise InvalidInput(str(exc)) from None
     return to_geos_multipolygon(repaired), reason
 
@@ -57,7 +57,7 @@ def _record(landslide: Landslide, action: str, user) -> None:
 
 
 def _area(geometry: GEOSGeometry) -> float:
-    return float(vectors.geodesic_area_m2([to_shapely(geometry)])[0])
+    return float(polygons.geodesic_area_m2([to_shapely(geometry)])[0])
 
 
 def landslide_create(

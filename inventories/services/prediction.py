@@ -35,8 +35,7 @@ from inventories.services.jobs import (
 from inventories.services.names import fit_name
 from inventories.services.scenes import scene_register
 from inventories.services.training import check_change_pairs
-from mlcore import vectors
-from mlcore.infer import (
+from mlcore.predict.predictor import (
     InferenceConfig,
     PredictionCancelled,
     merge_blocks,
@@ -45,7 +44,8 @@ from mlcore.infer import (
     predict_scene,
     scene_polygons,
 )
-from mlcore.tiling import Block
+from mlcore.predict.tiling import Block
+from mlcore.vector import polygons as vectors
 
 
 def _scenes(version: ModelVersion, scene_ids: list[int]) -> list[Scene]:
@@ -300,7 +300,7 @@ def blocks_finish(job: Job, ctx: JobContext) -> dict:
     relative = new_relative_path("scenes", ".tif", stem="probability")
     threshold = job.params.get("threshold")
     if threshold is None:
-        from mlcore.modeldir import read_config
+        from mlcore.modeldir.directory import read_config
 
         threshold = float(read_config(media_path(version.directory)).get("threshold", 0.5))
     with staged_files() as written:

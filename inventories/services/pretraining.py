@@ -2,7 +2,7 @@
 
 A pretraining is a ModelVersion of kind pretraining. It maps nothing itself;
 a training started from it (`training_start(pretrained=...)`) is how a
-project with few mapped extents still gets a useful model. mlcore.pretrain
+project with few mapped extents still gets a useful model. mlcore.training.pretrain
 does the work on the scenes' rasters; a retried job continues from the model
 directory's last checkpoint.
 """
@@ -29,9 +29,9 @@ from inventories.services.training import (
 )
 from mlcore.data import SceneSpec
 from mlcore.errors import MlcoreError
-from mlcore.modeldir import read_config
-from mlcore.models import ModelConfig
-from mlcore.pretrain import METHODS, PretrainConfig, pretrain
+from mlcore.modeldir.directory import read_config
+from mlcore.models.registry import ModelConfig
+from mlcore.training.pretrain import METHODS, PretrainConfig, pretrain
 
 # What a user may set, with the type each value must have; the rest keeps mlcore's defaults.
 HYPERPARAMETERS: dict[str, type] = {

@@ -28,7 +28,7 @@ from inventories.selectors.projects import require
 from inventories.selectors.review import landslides_west_to_east
 from inventories.services.geometry import to_shapely
 from inventories.services.landslides import clean_geometry, landslide_update
-from mlcore import vectors
+from mlcore.vector import polygons as vectors
 
 APPROVED = (Landslide.Review.ACCEPTED, Landslide.Review.EDITED)
 DECISIONS = tuple(ReviewDecision.Decision.values)

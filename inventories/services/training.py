@@ -2,7 +2,7 @@
 
 The web side only gathers rows into plain inputs (raster paths the server
 wrote, GeoDataFrames of landslides and mapped extents) and hands them to
-mlcore.train; a retried job resumes from the model directory's last checkpoint.
+mlcore.training.trainer; a retried job resumes from the model directory's last checkpoint.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from inventories.services.jobs import JobCancelled, JobContext, job_create
 from inventories.services.names import fit_name
 from mlcore.data import SceneSpec, StackedScene, label_scenes
 from mlcore.errors import MlcoreError
-from mlcore.instances import train_instances
-from mlcore.pretrain import finetune_config
-from mlcore.recipes import RECIPES, get_recipe, recipe_for_device
-from mlcore.train import EpochReport, TrainingCancelled
-from mlcore.trainconfig import TrainConfig
-from mlcore.tuning import train_and_tune
+from mlcore.models.mask_rcnn import train_instances
+from mlcore.training.config import TrainConfig
+from mlcore.training.pretrain import finetune_config
+from mlcore.training.recipes import RECIPES, get_recipe, recipe_for_device
+from mlcore.training.trainer import EpochReport, TrainingCancelled
+from mlcore.training.tuning import train_and_tune
 
 # What a user may set; everything else keeps mlcore's defaults.
 HYPERPARAMETERS = (
@@ -368,7 +368,7 @@ def version_run(version: ModelVersion, ctx: JobContext) -> Iterator[EpochHistory
 
 
 def _record_result(version: ModelVersion, result, out_dir) -> dict:
-    from mlcore.modeldir import read_config
+    from mlcore.modeldir.directory import read_config
 
     config = read_config(out_dir)
     best = next(h for h in result.history if h["epoch"] == result.best_epoch)

@@ -13,8 +13,8 @@ from inventories.models import Job, Project
 from inventories.services.files import relative_to_media, remove_upload, store_upload
 from inventories.services.jobs import job_create
 from inventories.services.scenes import scene_check
-from mlcore import vectors
 from mlcore.errors import MlcoreError
+from mlcore.vector import polygons
 
 RASTER_SUFFIXES = (".tif", ".tiff")
 
@@ -65,7 +65,7 @@ def inventory_upload_start(
 ) -> Job:
     path = store_upload(
         uploaded,
-        allowed_suffixes=vectors.SUPPORTED_SUFFIXES,
+        allowed_suffixes=polygons.SUPPORTED_SUFFIXES,
         max_bytes=settings.SCARP_MAX_VECTOR_BYTES,
     )
     with transaction.atomic():

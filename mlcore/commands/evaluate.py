@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mlcore.report import build_report
-from mlcore.report_files import write_json, write_report
+from mlcore.evaluation.report import build_report
+from mlcore.evaluation.report_files import write_json, write_report
 
 DESCRIPTION = """\
 Compare predicted landslides with a reference inventory inside an evaluation

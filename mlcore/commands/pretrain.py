@@ -6,7 +6,7 @@
 Each --scene is one place: its rasters, comma-separated, stacked as bands on
 the first one's grid, exactly as they will be given to training. No labels
 are needed. The output is a model directory to start training from
-(TrainConfig.init_from, via mlcore.pretrain.finetune_config, which records
+(TrainConfig.init_from, via mlcore.training.pretrain.finetune_config, which records
 the pretraining in the fine-tuned model's config.json); train the same
 --arch, --encoder and --encoder-depth on the same bands.
 """
@@ -16,12 +16,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mlcore.checkpoints import read_sidecar
 from mlcore.data import SceneSpec, StackedScene
 from mlcore.errors import MlcoreError
-from mlcore.modeldir import LAST
-from mlcore.models import ModelConfig
-from mlcore.pretrain import METHODS, PretrainConfig, pretrain
+from mlcore.modeldir.checkpoints import read_sidecar
+from mlcore.modeldir.directory import LAST
+from mlcore.models.registry import ModelConfig
+from mlcore.training.pretrain import METHODS, PretrainConfig, pretrain
 
 
 def _scene(value: str) -> SceneSpec:

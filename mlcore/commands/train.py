@@ -17,17 +17,17 @@ import signal
 import threading
 from pathlib import Path
 
-from mlcore.checkpoints import read_sidecar
 from mlcore.data import DERIVED_BANDS, SceneSpec, StackedScene, label_scenes, read_vector
 from mlcore.data.labels import check_extents
 from mlcore.errors import MlcoreError
-from mlcore.instances import train_instances
-from mlcore.losses import LOSSES
-from mlcore.modeldir import LAST
-from mlcore.recipes import DEFAULT_RECIPE, RECIPES, get_recipe
-from mlcore.train import EpochReport, TrainConfig, TrainingCancelled
-from mlcore.trainconfig import SCHEDULES
-from mlcore.tuning import train_and_tune
+from mlcore.modeldir.checkpoints import read_sidecar
+from mlcore.modeldir.directory import LAST
+from mlcore.models.mask_rcnn import train_instances
+from mlcore.training.config import SCHEDULES
+from mlcore.training.losses import LOSSES
+from mlcore.training.recipes import DEFAULT_RECIPE, RECIPES, get_recipe
+from mlcore.training.trainer import EpochReport, TrainConfig, TrainingCancelled
+from mlcore.training.tuning import train_and_tune
 
 
 def _paths(values: list[str]) -> list[Path]:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from rasterio.windows import Window
 
-from mlcore import terrain
 from mlcore.data.scenes import SceneError, StackedScene
+from mlcore.raster import terrain
 
 # Bands whose values are terrain, not light: radiometric jitter leaves them alone.
 TERRAIN_BANDS = frozenset({"dsm", "dem", "elevation", "slope", "hillshade", "relief"})
@@ -46,7 +46,7 @@ def _ndvi(raw, names, valid, res) -> np.ndarray:
 
 
 def _slope(raw, names, valid, res) -> np.ndarray:
-    """Slope in degrees by Horn's method (mlcore.terrain), as the app's slope layer."""
+    """Slope in degrees by Horn's method (mlcore.raster.terrain), as the app's slope layer."""
     z, ok = np.pad(_elevation(raw, names), 1, mode="edge"), np.pad(valid, 1)
     return terrain.slope_degrees(*terrain.horn_gradients(z, ok, res[0], res[1]))
 

@@ -20,7 +20,7 @@ from mlcore.data.bands import TERRAIN_BANDS, InputSpec
 from mlcore.data.labels import LabelledScene, burn
 from mlcore.data.sampling import ChipRef
 from mlcore.data.scenes import StackedScene
-from mlcore.losses import IGNORE
+from mlcore.training.losses import IGNORE
 
 
 class _Opened:

@@ -20,7 +20,7 @@ from shapely.geometry.base import BaseGeometry
 
 from mlcore.data.scenes import SceneSpec
 from mlcore.errors import MlcoreError
-from mlcore.vectors import VectorFileError, read_polygons
+from mlcore.vector.polygons import VectorFileError, read_polygons
 
 SPLITS = ("train", "validation", "test")
 
@@ -32,7 +32,7 @@ class LabelError(MlcoreError):
 def read_vector(path: str | Path) -> gpd.GeoDataFrame:
     """Read a landslide or extent file by the rules of an inventory import, in lon/lat.
 
-    Through `mlcore.vectors.read_polygons`, so the CLI opens a user's file as
+    Through `mlcore.vector.polygons.read_polygons`, so the CLI opens a user's file as
     the web app does: a format Scarp knows, checked by its first bytes, the
     driver named, no link followed, every feature a polygon and a CRS declared.
     """

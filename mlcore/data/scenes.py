@@ -22,7 +22,7 @@ from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from mlcore.errors import MlcoreError
-from mlcore.io import open_geotiff
+from mlcore.raster.geotiff import open_geotiff
 
 
 class SceneError(MlcoreError):

@@ -15,8 +15,8 @@ import rasterio
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from inventories.models import Job, Scene
-from mlcore import io as rio
 from mlcore.data import SceneSpec, StackedScene
+from mlcore.raster import geotiff
 from tests.conftest import wait_for
 from tests.factories.rasters import write_geotiff
 
@@ -54,7 +54,7 @@ def test_uploaded_band_names_are_the_cogs_band_descriptions(people, api, celery_
     assert scene.band_names == ["red", "green", "blue", "nir"]
     with rasterio.open(scene.path) as cog:
         assert cog.descriptions == ("red", "green", "blue", "nir")
-    assert rio.is_valid_cog(scene.path)
+    assert geotiff.is_valid_cog(scene.path)
     with StackedScene(SceneSpec([scene.path])) as stacked:
         assert stacked.band_names == ["red", "green", "blue", "nir"]
 
@@ -68,6 +68,6 @@ def test_an_uploaded_dems_band_is_elevation_in_its_cog(people, api, celery_worke
     for kind, band in [("dem", "elevation"), ("slope", "slope"), ("hillshade", "hillshade")]:
         with rasterio.open(by_kind[kind].path) as cog:
             assert cog.descriptions == (band,)
-        assert rio.is_valid_cog(by_kind[kind].path)
+        assert geotiff.is_valid_cog(by_kind[kind].path)
     with StackedScene(SceneSpec([by_kind["dem"].path, by_kind["slope"].path])) as stacked:
         assert stacked.band_names == ["elevation", "slope"]

@@ -105,7 +105,7 @@ def test_the_merge_of_a_split_prediction_is_queued_once_when_a_block_comes_twice
     people, version, target_scenes, django_capture_on_commit_callbacks
 ):
     from inventories.services.prediction import block_predict
-    from mlcore.infer import plan_blocks
+    from mlcore.predict.predictor import plan_blocks
 
     scene_ids, _ = target_scenes
     scenes = [Scene.objects.get(pk=pk) for pk in scene_ids]

@@ -13,11 +13,11 @@ import rasterio
 from inventories.models import Inventory, Job, ModelVersion, Scene
 from inventories.services.files import media_path
 from inventories.services.scenes import scene_import
-from mlcore import io as rio
 from mlcore.data import SceneSpec, label_scenes, read_vector
-from mlcore.models import ModelConfig
-from mlcore.train import train
-from mlcore.trainconfig import TrainConfig
+from mlcore.models.registry import ModelConfig
+from mlcore.raster import geotiff
+from mlcore.training.config import TrainConfig
+from mlcore.training.trainer import train
 from tests.conftest import wait_for
 from tests.factories.landslide_scenes import make_scene
 
@@ -83,7 +83,7 @@ def test_a_prediction_job_maps_the_scene_into_a_probability_layer_and_polygons(
     job = finished(response.json()["id"])
     assert job.state == "succeeded", job.error + job.log
     probability = Scene.objects.get(pk=job.result["probability_scene_id"])
-    assert probability.kind == "probability" and rio.is_valid_cog(probability.path)
+    assert probability.kind == "probability" and geotiff.is_valid_cog(probability.path)
     inventory = Inventory.objects.get(pk=job.result["inventory_id"])
     assert inventory.kind == "predicted" and inventory.model_version == version
     assert inventory.probability_scene == probability

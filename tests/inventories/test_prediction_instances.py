@@ -11,7 +11,7 @@ from shapely import wkb
 from inventories.models import Inventory, Job, ModelVersion, Scene
 from inventories.services.files import media_path
 from inventories.services.scenes import scene_import
-from mlcore import io as rio
+from mlcore.raster import geotiff
 from tests.factories.change_scenes import make_one_pair_scene
 from tests.inventories.test_prediction import finished
 
@@ -55,7 +55,7 @@ def test_a_mask_rcnn_job_stores_touching_landslides_as_separate_polygons(
     assert job.state == "succeeded", job.error + job.log
 
     probability = Scene.objects.get(pk=job.result["probability_scene_id"])
-    assert probability.kind == "probability" and rio.is_valid_cog(probability.path)
+    assert probability.kind == "probability" and geotiff.is_valid_cog(probability.path)
     inventory = Inventory.objects.get(pk=job.result["inventory_id"])
     assert inventory.kind == "predicted" and inventory.probability_scene == probability
     landslides = list(inventory.landslides.all())

@@ -17,8 +17,8 @@ from inventories.models import Inventory, ModelVersion
 from inventories.services.files import media_path
 from inventories.services.scenes import scene_import
 from mlcore.data import SceneSpec, label_scenes, read_vector
-from mlcore.recipes import get_recipe
-from mlcore.tuning import train_and_tune
+from mlcore.training.recipes import get_recipe
+from mlcore.training.tuning import train_and_tune
 from tests.conftest import ROOT, wait_for
 from tests.factories.landslide_scenes import make_scene
 

@@ -11,8 +11,8 @@ from django.conf import settings
 from inventories.errors import InvalidInput
 from inventories.models import Scene
 from inventories.services.scenes import scene_import
-from mlcore import io as rio
 from mlcore.errors import MlcoreError
+from mlcore.raster import geotiff
 from tests.factories.rasters import write_geotiff
 
 
@@ -33,7 +33,7 @@ def test_a_4_band_2000px_geotiff_becomes_a_valid_cog_with_footprint_and_stats(pe
     (scene,) = scene_import(
         project=people.a, source=four_band, band_names=["blue", "green", "red", "nir"]
     )
-    assert rio.is_valid_cog(scene.path)
+    assert geotiff.is_valid_cog(scene.path)
     assert (scene.width, scene.height, scene.band_count) == (2000, 2000, 4)
     assert scene.epsg == 32647 and scene.resolution_x == 10.0
     assert scene.band_names == ["blue", "green", "red", "nir"]
@@ -55,7 +55,7 @@ def test_a_dem_also_yields_slope_and_hillshade_scenes(people, tmp_path):
     assert kinds == ["dem", "hillshade", "slope"]
     slope = next(s for s in scenes if s.kind == "slope")
     assert slope.source == next(s for s in scenes if s.kind == "dem")
-    assert rio.is_valid_cog(slope.path)
+    assert geotiff.is_valid_cog(slope.path)
     # A plane rising 0.5 m per metre east and 0.2 m per metre south: atan(sqrt(.29)).
     assert slope.band_stats[0]["mean"] == pytest.approx(np.degrees(np.arctan(0.29**0.5)), abs=0.5)
 

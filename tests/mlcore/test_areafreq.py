@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mlcore.areafreq import area_frequency, fit_inverse_gamma, fit_power_law_tail
+from mlcore.evaluation.area_frequency import area_frequency, fit_inverse_gamma, fit_power_law_tail
 
 
 def pareto_with_a_body(seed: int, alpha: float = 2.4, xmin: float = 1000.0) -> np.ndarray:

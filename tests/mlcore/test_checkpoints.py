@@ -8,7 +8,7 @@ import pickle
 import pytest
 import torch
 
-from mlcore.checkpoints import (
+from mlcore.modeldir.checkpoints import (
     CheckpointRefused,
     load_checkpoint,
     read_sidecar,

@@ -27,7 +27,7 @@ from mlcore.data import (
     label_scenes,
     read_vector,
 )
-from mlcore.losses import IGNORE
+from mlcore.training.losses import IGNORE
 from tests.factories.landslide_scenes import ORIGIN, make_scene
 from tests.factories.rasters import UTM47N, write_geotiff
 

@@ -11,8 +11,8 @@ from scipy.ndimage import gaussian_filter
 from mlcore.data import SceneSpec, StackedScene, compute_input_spec
 from mlcore.data.bands import input_channels, plan_inputs
 from mlcore.data.dataset import read_prepared
-from mlcore.scene_input import read_region
-from mlcore.terrain import relief
+from mlcore.data.model_input import read_region
+from mlcore.raster.terrain import relief
 from tests.factories.rasters import write_geotiff
 
 

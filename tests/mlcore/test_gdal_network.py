@@ -17,8 +17,8 @@ import pytest
 from mlcore.data import read_vector
 from mlcore.data.labels import LabelError
 from mlcore.gdal_env import NETWORK_OFF
-from mlcore.io import NotAGeoTIFF, open_geotiff
-from mlcore.vectors import VectorFileError, read_polygons
+from mlcore.raster.geotiff import NotAGeoTIFF, open_geotiff
+from mlcore.vector.polygons import VectorFileError, read_polygons
 from tests.factories.hostile import (
     geojson_with_crs,
     link_crs,
@@ -129,7 +129,7 @@ def test_the_training_command_reads_labels_by_the_same_rules(tmp_path, listener)
 
 _DIRECT_OPENS = """
 import sys
-import mlcore.vectors, mlcore.io  # the reading modules set the policy as they load
+import mlcore.vector.polygons, mlcore.raster.geotiff  # the readers set the policy as they load
 import pyogrio, rasterio
 url = sys.argv[1]
 for opener in (pyogrio.read_info, rasterio.open):
@@ -165,7 +165,7 @@ def test_gdal_network_is_off_unless_the_operator_allows_it(listener, allowed, he
 def test_a_malformed_network_setting_stops_the_process(listener):
     env = {**os.environ, "SCARP_GDAL_ALLOW_NETWORK": "perhaps"}
     done = subprocess.run(
-        [sys.executable, "-c", "import mlcore.io"],
+        [sys.executable, "-c", "import mlcore.raster.geotiff"],
         cwd=ROOT,
         env=env,
         timeout=120,

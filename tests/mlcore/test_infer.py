@@ -6,11 +6,14 @@ import shapely
 import torch
 from scipy import ndimage
 
-from mlcore.checkpoints import save_checkpoint
 from mlcore.data import InputSpec, SceneSpec, label_scenes, read_vector
 from mlcore.data.bands import BandRange
+from mlcore.data.model_input import BandMismatch
 from mlcore.errors import MlcoreError
-from mlcore.infer import (
+from mlcore.modeldir.checkpoints import save_checkpoint
+from mlcore.modeldir.directory import BEST, CONFIG, FORMAT, write_json
+from mlcore.models.registry import ModelConfig, build_model
+from mlcore.predict.predictor import (
     InferenceConfig,
     PredictionCancelled,
     Predictor,
@@ -19,14 +22,11 @@ from mlcore.infer import (
     predict_block,
     predict_scene,
 )
-from mlcore.io import is_valid_cog, open_geotiff
-from mlcore.modeldir import BEST, CONFIG, FORMAT, write_json
-from mlcore.models import ModelConfig, build_model
-from mlcore.probraster import NODATA, SCALE
-from mlcore.scene_input import BandMismatch
-from mlcore.tiling import Block, chip_starts, plan_grid
-from mlcore.train import TrainConfig, train
-from mlcore.vectorize import vectorize
+from mlcore.predict.probability_raster import NODATA, SCALE
+from mlcore.predict.tiling import Block, chip_starts, plan_grid
+from mlcore.predict.vectorize import vectorize
+from mlcore.raster.geotiff import is_valid_cog, open_geotiff
+from mlcore.training.trainer import TrainConfig, train
 from tests.factories.landslide_scenes import make_scene
 
 BANDS = ("red", "green", "blue", "dem")
@@ -77,7 +77,7 @@ def write_model_dir(path, *, logit_bias: float | None = None, chip_size: int = 6
 
 @pytest.fixture(scope="module")
 def trained_model(tmp_path_factory):
-    """A tiny U-Net trained with mlcore.train on generated scars (10-40 s on 2 cores)."""
+    """A tiny U-Net trained with mlcore.training.trainer on generated scars (10-40 s on 2 cores)."""
     torch.set_num_threads(2)
     root = tmp_path_factory.mktemp("trained")
     scene = make_scene(root / "scene", size=256, blobs=14, seed=1)

@@ -12,11 +12,11 @@ from rasterio.windows import Window
 
 from mlcore.data import SceneSpec, label_scenes, read_vector
 from mlcore.errors import MlcoreError
-from mlcore.infer import InferenceConfig, predict_scene
-from mlcore.instance_predict import Detection, merge_detections, predict_instances
-from mlcore.instances import instance_targets
-from mlcore.io import is_valid_cog
-from mlcore.train import train
+from mlcore.models.mask_rcnn import instance_targets
+from mlcore.predict.instances import Detection, merge_detections, predict_instances
+from mlcore.predict.predictor import InferenceConfig, predict_scene
+from mlcore.raster.geotiff import is_valid_cog
+from mlcore.training.trainer import train
 from tests.factories.change_scenes import make_one_pair_scene, make_touching_scene
 from tests.factories.instance_model import tiny_maskrcnn_config as _config
 from tests.factories.rasters import UTM47N
@@ -122,7 +122,7 @@ def test_predict_scene_gives_an_instance_models_polygons_and_burns_their_scores(
 
 def test_a_block_of_an_instance_model_is_refused(tmp_path, tiny_maskrcnn):
     """Blocks predicted apart would cut landslides at their borders: only whole scenes."""
-    from mlcore.infer import plan_blocks, predict_block
+    from mlcore.predict.predictor import plan_blocks, predict_block
 
     pair = make_one_pair_scene(tmp_path / "pair", seed=3)
     (block, *_) = plan_blocks(tiny_maskrcnn.out_dir, [pair.image], InferenceConfig(block_size=64))

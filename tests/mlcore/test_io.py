@@ -8,7 +8,7 @@ from affine import Affine
 from pyproj import Transformer
 from rasterio.windows import Window
 
-from mlcore.io import (
+from mlcore.raster.geotiff import (
     MissingCRS,
     NotAGeoTIFF,
     RasterError,

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mlcore.errors import MlcoreError
-from mlcore.losses import IGNORE, LOSSES, get_loss
+from mlcore.training.losses import IGNORE, LOSSES, get_loss
 
 
 def _batch():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from mlcore.metrics import ConfusionCounts, ProbabilityHistogram
+from mlcore.evaluation.metrics import ConfusionCounts, ProbabilityHistogram
 
 
 def two_squares() -> tuple[np.ndarray, np.ndarray]:

@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from mlcore.errors import MlcoreError
-from mlcore.models import ARCHITECTURES, ClassicUNet, ModelConfig, UnknownModel, build_model
+from mlcore.models.registry import (
+    ARCHITECTURES,
+    ClassicUNet,
+    ModelConfig,
+    UnknownModel,
+    build_model,
+)
 
 torch.set_num_threads(1)
 

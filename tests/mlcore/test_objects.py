@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import shapely
 
-from mlcore.objects import greedy_one_to_one, match_objects, overlap_pairs
+from mlcore.evaluation.objects import greedy_one_to_one, match_objects, overlap_pairs
 
 
 def square(x: float, y: float = 0.0, side: float = 10.0) -> shapely.Polygon:

@@ -9,7 +9,7 @@ from affine import Affine
 from pyproj import CRS
 from rasterio.features import rasterize
 
-from mlcore.pixels import burn_centres, grid_over, polygon_confusion
+from mlcore.evaluation.pixels import burn_centres, grid_over, polygon_confusion
 
 
 def awkward_polygons(seed: int) -> np.ndarray:

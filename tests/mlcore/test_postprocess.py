@@ -10,9 +10,9 @@ import shapely
 from rasterio.transform import from_origin
 
 from mlcore.errors import MlcoreError
-from mlcore.infer import model_postprocess, scene_polygons
-from mlcore.postprocess import Postprocess, Validation, tune_postprocess
-from mlcore.probraster import NODATA
+from mlcore.predict.postprocess import Postprocess, Validation, tune_postprocess
+from mlcore.predict.predictor import model_postprocess, scene_polygons
+from mlcore.predict.probability_raster import NODATA
 from tests.factories.rasters import UTM47N, write_geotiff
 
 ORIGIN = (500_000.0, 3_450_000.0)

@@ -5,7 +5,7 @@ import pytest
 
 from mlcore import cli
 from mlcore.commands import predict
-from mlcore.io import is_valid_cog
+from mlcore.raster.geotiff import is_valid_cog
 from tests.factories.change_scenes import make_one_pair_scene
 from tests.factories.landslide_scenes import make_scene
 from tests.mlcore.test_infer import write_model_dir

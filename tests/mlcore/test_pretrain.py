@@ -11,14 +11,14 @@ import pytest
 import shapely
 import torch
 
-from mlcore.checkpoints import load_checkpoint, read_sidecar
 from mlcore.commands.pretrain import register
 from mlcore.data import SceneSpec, label_scenes, read_vector
 from mlcore.errors import MlcoreError
-from mlcore.modeldir import load_model
-from mlcore.models import ModelConfig
-from mlcore.pretrain import PretrainConfig, finetune_config, pretrain, pretraining_of
-from mlcore.train import TrainConfig, TrainingCancelled, train
+from mlcore.modeldir.checkpoints import load_checkpoint, read_sidecar
+from mlcore.modeldir.directory import load_model
+from mlcore.models.registry import ModelConfig
+from mlcore.training.pretrain import PretrainConfig, finetune_config, pretrain, pretraining_of
+from mlcore.training.trainer import TrainConfig, TrainingCancelled, train
 from tests.factories.change_scenes import ORIGIN, make_faint_scene
 from tests.factories.rasters import UTM47N
 

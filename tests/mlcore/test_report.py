@@ -12,9 +12,9 @@ import rasterio
 import shapely
 
 from mlcore.errors import MlcoreError
-from mlcore.probmap import open_probability_map, scan_probability_map
-from mlcore.report import build_report
-from mlcore.report_files import write_report
+from mlcore.evaluation.probability_map import open_probability_map, scan_probability_map
+from mlcore.evaluation.report import build_report
+from mlcore.evaluation.report_files import write_report
 from tests.factories.rasters import UTM47N, write_geotiff
 
 X0, Y0 = 500_000.0, 3_450_000.0

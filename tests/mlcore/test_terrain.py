@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import rasterio
 
-from mlcore.io import RasterError
-from mlcore.terrain import write_hillshade, write_slope
+from mlcore.raster.geotiff import RasterError
+from mlcore.raster.terrain import write_hillshade, write_slope
 from tests.factories.rasters import write_geotiff
 
 

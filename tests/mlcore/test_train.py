@@ -10,12 +10,12 @@ import signal
 import pytest
 import torch
 
-from mlcore.checkpoints import read_sidecar
 from mlcore.data import SceneSpec, label_scenes, read_vector
 from mlcore.errors import MlcoreError
-from mlcore.modeldir import load_model
-from mlcore.models import ModelConfig
-from mlcore.train import TrainConfig, TrainingCancelled, train
+from mlcore.modeldir.checkpoints import read_sidecar
+from mlcore.modeldir.directory import load_model
+from mlcore.models.registry import ModelConfig
+from mlcore.training.trainer import TrainConfig, TrainingCancelled, train
 from tests.factories.landslide_scenes import make_scene
 
 torch.set_num_threads(1)

@@ -12,7 +12,7 @@ import pyogrio
 import pytest
 import shapely
 
-from mlcore.vectors import VectorFileError, read_polygons, write_polygons
+from mlcore.vector.polygons import VectorFileError, read_polygons, write_polygons
 
 SQUARE = shapely.box(98.690, 31.140, 98.691, 31.141)
 KML_NS = "http://www.opengis.net/kml/2.2"

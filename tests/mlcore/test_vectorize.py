@@ -6,8 +6,8 @@ from pyproj import Geod
 from rasterio.transform import from_origin
 
 from mlcore.errors import MlcoreError
-from mlcore.probraster import NODATA
-from mlcore.vectorize import vectorize, write_polygons_gpkg
+from mlcore.predict.probability_raster import NODATA
+from mlcore.predict.vectorize import vectorize, write_polygons_gpkg
 from tests.factories.rasters import write_geotiff
 
 

@@ -12,7 +12,7 @@ import pytest
 import shapely
 from pyproj import Geod, Transformer
 
-from mlcore.vectors import (
+from mlcore.vector.polygons import (
     FeatureProblem,
     GeometryRefused,
     VectorFileError,

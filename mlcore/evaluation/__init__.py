@@ -1,0 +1,1 @@
+"""Accuracy: pixels, objects, metrics, area-frequency, reports."""

@@ -1,0 +1,1 @@
+"""A trained model's directory: config.json, weights, checkpoints."""

@@ -1,0 +1,1 @@
+"""The networks and the registry that builds them by name."""

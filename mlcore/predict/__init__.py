@@ -1,0 +1,1 @@
+"""Prediction: blocks and chips, the predictor, probability rasters, polygons."""

@@ -1,0 +1,441 @@
+"""Tiled inference: a scene of any size in, a probability COG (and polygons) out.
+
+The scene is read in blocks (default 2048 px); each block is prepared the
+way training prepared chips, cut into overlapping chips on a scene-wide
+lattice, run in batches, and blended with Hann weights so chip borders leave
+no seams. The next block is read in a background thread while the model
+works on this one. Memory depends on the block and chip sizes, not on the
+scene's size (a cache of border chips grows with its width, to 128 MB at
+most). See `mlcore.predict.probability_raster` for the stored encoding (0-254, 255 nodata).
+
+One worker: `predict_scene`. Many workers: `plan_blocks` once, `predict_block`
+for each block anywhere (blocks are JSON-serialisable), then `merge_blocks`
+and `vectorize`; the result equals one worker's, bit for bit on the CPUs
+tried (at most 1/254 apart where a kernel rounds a batch differently).
+
+A Mask R-CNN model (`is_instance_model`) goes through `predict_scene` too, on
+one worker only: `mlcore.predict.instances` outlines each landslide whole, so a
+block border must not cut one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import rasterio
+import torch
+
+from mlcore.data.bands import InputSpec
+from mlcore.data.model_input import Region, open_scene, read_region
+from mlcore.data.scenes import SceneSpec, StackedScene
+from mlcore.errors import MlcoreError
+from mlcore.modeldir.directory import load_model, read_config
+from mlcore.predict.postprocess import Postprocess
+from mlcore.predict.probability_raster import (
+    encode,
+    merge_block_files,
+    probability_writer,
+    threshold_value,
+    write_block,
+)
+from mlcore.predict.tiling import Block, blend_weights, check_tiling, plan_grid
+from mlcore.predict.vectorize import write_polygons_gpkg
+from mlcore.training.config import resolve_device
+
+ProgressCallback = Callable[[float, str], None]
+StopCallback = Callable[[], bool]
+
+# GDAL's block cache defaults to 5% of RAM; prediction streams, so a small one is enough.
+_GDAL_CACHE_MB = 64
+# Shares of the progress bar: inference, COG writing, vectorising.
+_INFER_SHARE, _COG_SHARE = 0.85, 0.05
+
+
+class PredictionCancelled(Exception):  # noqa: N818 - reads as what happened
+    """should_stop() asked to stop; nothing was written at the output paths."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class InferenceConfig:
+    """How to run a model over a scene. None means "as the model was trained" (chip size)
+    or a quarter of the chip (overlap); `amp` None means mixed precision on CUDA only.
+    """
+
+    chip_size: int | None = None
+    overlap: int | None = None
+    batch_size: int = 8
+    block_size: int = 2048
+    device: str = "auto"
+    amp: bool | None = None
+
+    def resolved(self, model_chip_size: int) -> InferenceConfig:
+        """Concrete sizes, checked; a bad value is an MlcoreError that says which."""
+        chip = self.chip_size or model_chip_size
+        overlap = chip // 4 if self.overlap is None else self.overlap
+        check_tiling(chip, overlap, self.block_size)
+        if self.batch_size < 1:
+            raise MlcoreError(f"The batch size must be at least 1, not {self.batch_size}.")
+        return replace(self, chip_size=chip, overlap=overlap)
+
+
+@dataclass
+class PredictResult:
+    probability_path: Path
+    polygons_path: Path | None
+    polygons: gpd.GeoDataFrame | None
+    width: int
+    height: int
+    blocks: int
+    threshold: float
+    device: str
+    seconds: float
+
+    @property
+    def megapixels_per_s(self) -> float:
+        return self.width * self.height / 1e6 / max(self.seconds, 1e-9)
+
+
+class Predictor:
+    """A model loaded on its device, ready to predict blocks; reuse it across blocks.
+
+    `expected_sha256` is the checkpoint hash the caller recorded (the web app
+    keeps it on the ModelVersion); without it, config.json's is trusted.
+    """
+
+    def __init__(
+        self,
+        model_dir: str | Path,
+        config: InferenceConfig | None = None,
+        *,
+        expected_sha256: str | None = None,
+    ) -> None:
+        self.model_dir = Path(model_dir)
+        self.model_config: dict[str, Any] = read_config(self.model_dir)
+        config = config or InferenceConfig()
+        self.device = resolve_device(config.device)
+        if config.amp and self.device.type != "cuda":
+            raise MlcoreError("Mixed precision (amp) runs on CUDA only; leave it unset on the CPU.")
+        model, _, meta = load_model(self.model_dir, expected_sha256=expected_sha256)
+        self.spec = meta["input"]
+        self.threshold: float = float(meta["threshold"])
+        self.config = config.resolved(int(meta["chip_size"]))
+        self.amp_dtype = _amp_dtype(self.device, config.amp)
+        self.model = model.to(self.device)
+        if self.device.type == "cuda":
+            self.model.to(memory_format=torch.channels_last)
+            torch.backends.cudnn.benchmark = True
+
+    def open_scene(self, scene_paths: Sequence[str | Path]) -> StackedScene:
+        return open_scene(scene_paths, self.spec, self.model_config)
+
+    def plan(self, scene: StackedScene) -> list[Block]:
+        cfg = self.config
+        return plan_grid(
+            scene.width,
+            scene.height,
+            chip_size=cfg.chip_size,
+            overlap=cfg.overlap,
+            block_size=cfg.block_size,
+        )
+
+    def read(self, scene: StackedScene, block: Block) -> Region:
+        if (scene.width, scene.height) != (block.scene_width, block.scene_height):
+            raise MlcoreError(
+                f"Block {block.index} was planned on a {block.scene_width} x "
+                f"{block.scene_height} scene, not on {scene.spec.name} "
+                f"({scene.width} x {scene.height}); plan the blocks again."
+            )
+        return read_region(scene, self.spec, block.region())
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        """Probabilities (N, rows, cols) as float32 for a batch of prepared chips."""
+        if self.device.type == "cuda":
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        enabled = self.amp_dtype is not None
+        with torch.autocast(
+            self.device.type, dtype=self.amp_dtype or torch.float16, enabled=enabled
+        ):
+            logits = self.model(batch)
+        return torch.sigmoid(logits[:, 0].float())
+
+    @torch.inference_mode()
+    def predict(
+        self,
+        region: Region,
+        block: Block,
+        should_stop: StopCallback | None = None,
+        cache: ChipCache | None = None,
+    ) -> np.ndarray:
+        """The block's core as stored bytes (rows, cols): blended chips, 255 where nodata."""
+        size = block.chip_size
+        r_off, c_off = int(region.window.row_off), int(region.window.col_off)
+        core_valid = region.valid[
+            block.row - r_off : block.row - r_off + block.height,
+            block.col - c_off : block.col - c_off + block.width,
+        ]
+        if not core_valid.any():
+            return encode(np.zeros(core_valid.shape, np.float32), core_valid)
+        chips = [
+            (r, c)
+            for r, c in block.chips()
+            if region.valid[r - r_off : r - r_off + size, c - c_off : c - c_off + size].any()
+        ]
+        x = torch.from_numpy(region.x).to(self.device)
+        weights = torch.tensor(blend_weights(size), device=self.device)
+        outputs = {chip: cache.get(chip) for chip in chips} if cache else {}
+        todo = [chip for chip in chips if outputs.get(chip) is None]
+        for start in range(0, len(todo), self.config.batch_size):
+            if should_stop and should_stop():
+                raise PredictionCancelled("Prediction was cancelled; nothing was written.")
+            batch = todo[start : start + self.config.batch_size]
+            stack = [
+                x[:, r - r_off : r - r_off + size, c - c_off : c - c_off + size] for r, c in batch
+            ]
+            outputs.update(zip(batch, self.forward(torch.stack(stack)) * weights, strict=True))
+        total = torch.zeros((block.height, block.width), device=self.device)
+        weight_sum = torch.zeros_like(total)
+        # In lattice order, cached or not, so every pixel sums the same terms the same way.
+        for r, c in chips:
+            r0, r1 = max(r, block.row), min(r + size, block.row + block.height)
+            c0, c1 = max(c, block.col), min(c + size, block.col + block.width)
+            out = (slice(r0 - block.row, r1 - block.row), slice(c0 - block.col, c1 - block.col))
+            inner = (slice(r0 - r, r1 - r), slice(c0 - c, c1 - c))
+            total[out] += outputs[(r, c)][inner]
+            weight_sum[out] += weights[inner]
+            if cache:
+                cache.done((r, c), block, outputs[(r, c)])
+        prob = (total / weight_sum.clamp_min(1e-12)).cpu().numpy()
+        return encode(prob, core_valid)
+
+
+class ChipCache:
+    """Weighted outputs of chips that straddle a block border, kept for the later
+    blocks of the same run, so that one run computes each chip once.
+
+    Without it a 2048 px block grid recomputes about one chip row and column
+    per block, 10-20% of all chips. A chip is kept until the last block it
+    touches (the one holding its bottom-right pixel; blocks go row by row),
+    so the cache holds about two chip rows across the scene: it grows with
+    the scene's width only, and past `max_bytes` chips are simply computed
+    again (to the same values).
+    """
+
+    def __init__(self, blocks: Sequence[Block], max_bytes: int = 128 * 2**20) -> None:
+        self.block_width, self.block_height = blocks[0].width, blocks[0].height
+        self.columns = len({b.col for b in blocks})
+        self.max_bytes, self.bytes = max_bytes, 0
+        self._kept: dict[tuple[int, int], torch.Tensor] = {}
+
+    def get(self, chip: tuple[int, int]) -> torch.Tensor | None:
+        return self._kept.get(chip)
+
+    def done(self, chip: tuple[int, int], block: Block, output: torch.Tensor) -> None:
+        """`block` used `output` of `chip`: keep it for a later block, or let it go."""
+        row = min(chip[0] + block.chip_size, block.scene_height) - 1
+        col = min(chip[1] + block.chip_size, block.scene_width) - 1
+        last = row // self.block_height * self.columns + col // self.block_width
+        size = output.numel() * output.element_size()
+        if last == block.index:
+            if self._kept.pop(chip, None) is not None:
+                self.bytes -= size
+        elif chip not in self._kept and self.bytes + size <= self.max_bytes:
+            self._kept[chip] = output.clone()  # not a view that would pin its whole batch
+            self.bytes += size
+
+
+def _amp_dtype(device: torch.device, amp: bool | None) -> torch.dtype | None:
+    if amp is False or device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def plan_blocks(
+    model_dir: str | Path, scene_paths: Sequence[str | Path], config: InferenceConfig | None = None
+) -> list[Block]:
+    """The blocks a scene splits into, for `predict_block` on as many workers as there are.
+
+    Reads only config.json and the rasters' headers, so planning is cheap; a
+    scene whose bands do not fit the model is refused here, before any work.
+    """
+    model_config = read_config(model_dir)
+    config = (config or InferenceConfig()).resolved(int(model_config["chip_size"]))
+    spec = InputSpec.from_dict(model_config["input"])
+    with open_scene(scene_paths, spec, model_config) as scene:
+        width, height = scene.width, scene.height
+    return plan_grid(
+        width,
+        height,
+        chip_size=config.chip_size,
+        overlap=config.overlap,
+        block_size=config.block_size,
+    )
+
+
+def predict_block(
+    model_dir: str | Path | Predictor,
+    scene_paths: Sequence[str | Path],
+    block: Block,
+    out_dir: str | Path,
+    *,
+    config: InferenceConfig | None = None,
+    should_stop: StopCallback | None = None,
+) -> Path:
+    """Predict one block's core into a small GeoTIFF in out_dir and return its path.
+
+    The chip size and overlap are the block's (from the plan); `config` sets
+    the device and batch size. Pass a Predictor to keep the model loaded
+    between blocks.
+    """
+    predictor = model_dir if isinstance(model_dir, Predictor) else Predictor(model_dir, config)
+    if predictor.model_config["model"]["arch"] == "maskrcnn":
+        raise MlcoreError(
+            "A Mask R-CNN model predicts a scene whole (predict_scene): a landslide cut by a "
+            "block border must be seen whole, so its blocks cannot be predicted apart."
+        )
+    with rasterio.Env(GDAL_CACHEMAX=_GDAL_CACHE_MB), predictor.open_scene(scene_paths) as scene:
+        data = predictor.predict(predictor.read(scene, block), block, should_stop)
+        crs, transform = scene.crs, scene.transform
+    return write_block(block, data, crs=crs, transform=transform, out_dir=Path(out_dir))
+
+
+def merge_blocks(
+    block_paths: Sequence[str | Path],
+    scene_paths: Sequence[str | Path],
+    out_path: str | Path,
+    *,
+    model_dir: str | Path | None = None,
+) -> Path:
+    """Put the block files of one plan together into the scene's probability COG.
+
+    The grid is the model's (`model_dir`: a model on coarser pixels than the
+    scene predicted on those); without it, the scene's own.
+    """
+    scale = InputSpec.from_dict(read_config(model_dir)["input"]).scale if model_dir else 1
+    with StackedScene(SceneSpec(list(scene_paths)), scale) as scene:
+        grid = {"width": scene.width, "height": scene.height}
+        grid.update(crs=scene.crs, transform=scene.transform)
+    with rasterio.Env(GDAL_CACHEMAX=_GDAL_CACHE_MB):
+        return merge_block_files([Path(p) for p in block_paths], Path(out_path), **grid)
+
+
+def model_postprocess(
+    model_dir: str | Path, *, threshold: float | None = None, min_area_m2: float | None = None
+) -> Postprocess:
+    """How this model's probability maps become polygons: what validation chose (saved in
+    config.json by training), with the threshold or minimum area a user chose instead."""
+    config = read_config(model_dir)
+    saved = Postprocess.from_dict(config.get("postprocess"), float(config.get("threshold", 0.5)))
+    return saved.overridden(threshold=threshold, min_area_m2=min_area_m2)
+
+
+def scene_polygons(
+    model_dir: str | Path,
+    prob_path: str | Path,
+    *,
+    threshold: float | None = None,
+    min_area_m2: float | None = None,
+    block_size: int = 2048,
+) -> gpd.GeoDataFrame:
+    """The landslide polygons of a probability map this model wrote, the one way every
+    prediction path (CLI, app job, split run) draws them."""
+    post = model_postprocess(model_dir, threshold=threshold, min_area_m2=min_area_m2)
+    return post.polygons(prob_path, block_size=block_size)
+
+
+def is_instance_model(model_dir: str | Path) -> bool:
+    """Whether the model outlines landslides one by one (Mask R-CNN) rather than drawing a mask."""
+    return read_config(model_dir)["model"]["arch"] == "maskrcnn"
+
+
+def predict_scene(
+    model_dir: str | Path,
+    scene_paths: Sequence[str | Path],
+    out_path: str | Path,
+    *,
+    polygons_path: str | Path | None = None,
+    config: InferenceConfig | None = None,
+    threshold: float | None = None,
+    min_area_m2: float = 0.0,
+    expected_sha256: str | None = None,
+    on_progress: ProgressCallback | None = None,
+    should_stop: StopCallback | None = None,
+) -> PredictResult:
+    """Predict a whole scene into a probability COG and, with polygons_path, a GeoPackage.
+
+    `threshold` defaults to the model's best validation threshold. Raises
+    PredictionCancelled when should_stop() turns true (between batches);
+    output files appear whole or not at all. An instance model's threshold is
+    the score a landslide needs, and its polygons (one per landslide, with a
+    score) are returned even without polygons_path: see
+    `mlcore.predict.instances.predict_instance_scene`.
+    """
+    if is_instance_model(model_dir):
+        from mlcore.predict.instances import predict_instance_scene  # it builds on this module
+
+        return predict_instance_scene(
+            model_dir,
+            scene_paths,
+            out_path,
+            polygons_path=polygons_path,
+            config=config,
+            threshold=threshold,
+            min_area_m2=min_area_m2,
+            expected_sha256=expected_sha256,
+            on_progress=on_progress,
+            should_stop=should_stop,
+        )
+    started = time.monotonic()
+    report = on_progress or (lambda fraction, message: None)
+    predictor = Predictor(model_dir, config, expected_sha256=expected_sha256)
+    threshold = predictor.threshold if threshold is None else threshold
+    threshold_value(threshold)  # refuse a bad threshold before the long part
+    post = model_postprocess(model_dir, threshold=threshold, min_area_m2=min_area_m2)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with rasterio.Env(GDAL_CACHEMAX=_GDAL_CACHE_MB), predictor.open_scene(scene_paths) as scene:
+        blocks = predictor.plan(scene)
+        pixels, done = scene.width * scene.height, 0
+        grid = {"width": scene.width, "height": scene.height}
+        grid.update(crs=scene.crs, transform=scene.transform)
+        with (
+            probability_writer(out_path, **grid) as dst,
+            ThreadPoolExecutor(1, thread_name_prefix="scarp-read") as reader,
+        ):
+            cache = ChipCache(blocks)
+            pending = reader.submit(predictor.read, scene, blocks[0])
+            for i, block in enumerate(blocks):
+                region = pending.result()
+                if i + 1 < len(blocks):
+                    pending = reader.submit(predictor.read, scene, blocks[i + 1])
+                data = predictor.predict(region, block, should_stop, cache)
+                dst.write(data, 1, window=block.window)
+                done += block.width * block.height
+                report(_INFER_SHARE * done / pixels, f"block {i + 1}/{len(blocks)} predicted")
+            report(_INFER_SHARE, "writing the probability COG")
+    polygons = None
+    if polygons_path is not None:
+        if should_stop and should_stop():
+            raise PredictionCancelled("Prediction was cancelled before vectorising.")
+        report(_INFER_SHARE + _COG_SHARE, "vectorising")
+        polygons = post.polygons(out_path, block_size=predictor.config.block_size)
+        Path(polygons_path).parent.mkdir(parents=True, exist_ok=True)
+        write_polygons_gpkg(polygons, Path(polygons_path))
+    report(1.0, "done")
+    return PredictResult(
+        probability_path=out_path,
+        polygons_path=Path(polygons_path) if polygons_path is not None else None,
+        polygons=polygons,
+        width=grid["width"],
+        height=grid["height"],
+        blocks=len(blocks),
+        threshold=threshold,
+        device=str(predictor.device),
+        seconds=time.monotonic() - started,
+    )

@@ -1,0 +1,1 @@
+"""Rasters: GeoTIFF and COG reading and writing by windows, terrain, map tiles."""

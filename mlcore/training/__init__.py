@@ -1,0 +1,1 @@
+"""Training: its config, the loop, losses, pretraining, recipes, tuning."""

@@ -1,0 +1,92 @@
+"""Training followed by the choice of post-processing: the way every caller trains a model.
+
+`train` learns weights; choosing how its maps become polygons needs
+prediction (`mlcore.predict.predictor`), which itself builds on the model families that
+build on `train`. Keeping the step here, above both, keeps the import graph
+without a circle: `train_and_tune` is what the CLI, the web app and the
+bench call.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from mlcore.data import LabelledScene, StackedScene
+from mlcore.modeldir.directory import update_config
+from mlcore.predict.postprocess import Tuned, Validation, tune_postprocess, validation_frames
+from mlcore.predict.predictor import InferenceConfig, predict_scene
+from mlcore.training.config import TrainConfig, TrainResult
+from mlcore.training.trainer import EpochReport, TrainingCancelled, train
+
+
+def train_and_tune(
+    config: TrainConfig,
+    train_data: Sequence[LabelledScene],
+    val_data: Sequence[LabelledScene],
+    out_dir: str | Path,
+    *,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    resume: bool = True,
+) -> TrainResult:
+    """`mlcore.training.trainer.train`, then, when the config asks (`tune_postprocess`), the
+    post-processing chosen on the validation extents, saved in config.json."""
+    result = train(
+        config,
+        train_data,
+        val_data,
+        out_dir,
+        on_epoch=on_epoch,
+        should_stop=should_stop,
+        resume=resume,
+    )
+    if config.tune_postprocess and result.checkpoint_sha256:
+        tuned = tune_on_validation(
+            Path(out_dir), val_data, device=config.device, should_stop=should_stop
+        )
+        result.best_threshold = tuned.postprocess.threshold
+        result.postprocess = tuned.to_dict()
+    return result
+
+
+def tune_on_validation(
+    model_dir: Path,
+    val_data: Sequence[LabelledScene],
+    *,
+    device: str = "auto",
+    should_stop: Callable[[], bool] | None = None,
+) -> Tuned:
+    """Predict the validation scenes with the best weights and choose the post-processing.
+
+    What is chosen (threshold, clean-up radii, smallest landslide) is saved in
+    config.json with its validation scores, so every later prediction draws
+    polygons the same way. Only validation extents are scored; nothing the
+    model trained on is.
+    """
+    validations = []
+    with tempfile.TemporaryDirectory(prefix=".tune-", dir=model_dir) as tmp:
+        for i, labelled in enumerate(val_data):
+            extent = labelled.extent_of("validation")
+            if not extent:
+                continue
+            if should_stop and should_stop():
+                raise TrainingCancelled("Training stopped while choosing the post-processing.")
+            prob = Path(tmp) / f"validation-{i}.tif"
+            predict_scene(
+                model_dir, labelled.scene.paths, prob, config=InferenceConfig(device=device)
+            )
+            with StackedScene(labelled.scene) as scene:
+                crs = scene.crs
+            ref, area = validation_frames(labelled.landslides, extent, crs)
+            validations.append(Validation(prob, ref, area))
+        tuned = tune_postprocess(validations)
+    post = tuned.postprocess
+    update_config(
+        model_dir,
+        threshold=post.threshold,
+        postprocess=post.to_dict(),
+        postprocess_validation={"pixel_f1": tuned.pixel_f1, "object_f1": tuned.object_f1},
+    )
+    return tuned

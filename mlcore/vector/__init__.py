@@ -1,0 +1,1 @@
+"""Vector inventories: reading each format safely, checking, repairing, writing, areas."""
