@@ -176,7 +176,9 @@ def main() -> None:
     log = (ROOT / "var" / "edit_soak-server.log").open("w")  # noqa: SIM115 - the server's life
     server = subprocess.Popen(
         [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT,
+        # runserver's thread per request would keep a connection each ("too many clients").
+        cwd=ROOT, env={**os.environ, "SCARP_DB_CONN_MAX_AGE": "0"}, stdout=log,
+        stderr=subprocess.STDOUT,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}/api"
     try:

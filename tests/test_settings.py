@@ -35,6 +35,18 @@ def test_a_non_postgis_database_url_is_refused():
         database_from_url("sqlite:///db.sqlite3")
 
 
+def test_kept_connections_are_off_where_runserver_serves(monkeypatch):
+    """make run and the soak serve with runserver, a thread per request: kept
+    connections piled up there until PostgreSQL said "too many clients"."""
+    monkeypatch.delenv("SCARP_DB_CONN_MAX_AGE", raising=False)
+    assert database_from_url("postgis://u@h/scarp")["CONN_MAX_AGE"] == 60
+    monkeypatch.setenv("SCARP_DB_CONN_MAX_AGE", "0")
+    assert database_from_url("postgis://u@h/scarp")["CONN_MAX_AGE"] == 0
+    monkeypatch.setenv("SCARP_DB_CONN_MAX_AGE", "sixty")
+    with pytest.raises(ImproperlyConfigured, match="SCARP_DB_CONN_MAX_AGE"):
+        database_from_url("postgis://u@h/scarp")
+
+
 def _settings_under(env: dict[str, str]) -> dict:
     """The security settings a fresh process reads from `env` (settings run at import)."""
     import json

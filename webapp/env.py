@@ -44,6 +44,10 @@ def database_from_url(url: str) -> dict[str, object]:
     """Turn postgis://user:pass@host:port/name into a DATABASES entry.
 
     Only PostGIS is accepted: the app depends on spatial SQL (ST_AsMVT, geography areas).
+    Connections are kept for SCARP_DB_CONN_MAX_AGE seconds (default 60), which suits
+    gunicorn's long-lived workers; `manage.py runserver` starts a thread per request,
+    whose kept connections pile up until PostgreSQL refuses clients, so whatever
+    serves with it sets 0.
     """
     parsed = urlparse(url)
     if parsed.scheme not in {"postgis", "postgres", "postgresql"}:
@@ -60,6 +64,6 @@ def database_from_url(url: str) -> dict[str, object]:
         "PASSWORD": unquote(parsed.password or ""),
         "HOST": parsed.hostname or "",
         "PORT": str(parsed.port or ""),
-        "CONN_MAX_AGE": 60,
+        "CONN_MAX_AGE": envint("SCARP_DB_CONN_MAX_AGE", "60"),
         "TEST": {"NAME": f"test_{unquote(name)}"},
     }
