@@ -135,6 +135,11 @@ class Landslide(models.Model):
                 fields=["inventory", "promoted_from"], name="promoted_once_per_inventory"
             )
         ]
+        indexes = [
+            # A zoomed-out vector tile wants only the largest polygons: with this index it
+            # reads those instead of every polygon under the tile (see selectors/tiles.py).
+            models.Index(fields=["inventory", "-area_m2"], name="landslide_area_by_inventory"),
+        ]
 
     def __str__(self) -> str:
         return f"Landslide {self.pk} in {self.inventory}"

@@ -35,6 +35,11 @@ class Scene(models.Model):
     file = models.CharField(max_length=500, unique=True)
     original_filename = models.CharField(max_length=255, blank=True)
     size_bytes = models.BigIntegerField(default=0)
+    checksum = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="sha256 of the COG, taken when the server wrote it; keys the tile cache.",
+    )
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     band_count = models.PositiveSmallIntegerField()
