@@ -18,6 +18,7 @@ from inventories.models import (
 )
 from inventories.services.inventory_edits import inventory_changes_check
 from inventories.services.projects import roles_keep_an_admin
+from inventories.services.training import model_retrain
 
 
 class MembershipFormSet(BaseInlineFormSet):
@@ -143,9 +144,6 @@ class MappedExtentAdmin(GISModelAdmin):
 
 @admin.action(description="Retrain on the project's current reference data")
 def retrain_versions(modeladmin, request, queryset):
-    from inventories.errors import DomainError
-    from inventories.services.training import model_retrain
-
     for version in queryset:
         try:
             job = model_retrain(parent=version, user=request.user)

@@ -1,8 +1,11 @@
-"""Celery tasks: thin wrappers that hand a job id to `job_run`.
+"""Celery tasks, on top of everything: each hands a job id to one service.
 
+The runner table says which service function runs each kind of job; the
+jobs package below sends these tasks by name and never imports this module.
 acks_late with reject_on_worker_lost: a job whose worker dies is delivered
-again and resumes; `job_run` counts the attempts and fails it past the limit.
-Each delivery takes its own lease on the job (see `inventories.services.jobs`).
+again and resumes; `job_execute` counts the attempts and fails it past the
+limit. Each delivery takes its own lease on the job (see
+`inventories.services.jobs`).
 """
 
 import multiprocessing
@@ -12,7 +15,29 @@ from contextlib import contextmanager
 from celery import shared_task
 from celery.signals import worker_ready
 
-from inventories.services.jobs import job_continue, job_fail, job_run, jobs_reap
+from inventories.models import Job
+from inventories.services import jobs
+from inventories.services.exports import run_export
+from inventories.services.prediction import block_predict, blocks_finish, run_predict
+from inventories.services.pretraining import run_pretrain
+from inventories.services.reports import run_report
+from inventories.services.training import run_train
+from inventories.services.uploads import run_import_inventory, run_import_scene
+
+RUNNERS: dict[str, jobs.Runner] = {
+    Job.Kind.IMPORT_SCENE: run_import_scene,
+    Job.Kind.IMPORT_INVENTORY: run_import_inventory,
+    Job.Kind.REPORT: run_report,
+    Job.Kind.TRAIN: run_train,
+    Job.Kind.PRETRAIN: run_pretrain,
+    Job.Kind.PREDICT: run_predict,
+    Job.Kind.EXPORT_INVENTORY: run_export,
+}
+
+
+def job_run(job_id: int, *, worker: str = "") -> None:
+    """Run a job to its end with the runner for its kind, and record the outcome."""
+    jobs.job_execute(job_id, RUNNERS, worker=worker)
 
 
 @contextmanager
@@ -32,12 +57,12 @@ def _children_allowed() -> Iterator[None]:
         process._config["daemon"] = daemon
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=jobs.RUN_DEFAULT_JOB, bind=True, acks_late=True, reject_on_worker_lost=True)
 def run_default_job(self, job_id: int) -> None:
     job_run(job_id, worker=self.request.hostname or "")
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=jobs.RUN_GPU_JOB, bind=True, acks_late=True, reject_on_worker_lost=True)
 def run_gpu_job(self, job_id: int) -> None:
     with _children_allowed():
         job_run(job_id, worker=self.request.hostname or "")
@@ -46,31 +71,27 @@ def run_gpu_job(self, job_id: int) -> None:
 @worker_ready.connect
 def _reap_jobs_of_previous_run(sender, **kwargs) -> None:
     """Jobs still marked running under this worker's name died with its previous run."""
-    jobs_reap(worker=sender.hostname)
+    jobs.jobs_reap(worker=sender.hostname)
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=jobs.PREDICT_BLOCK, bind=True, acks_late=True, reject_on_worker_lost=True)
 def predict_block(self, job_id: int, block: dict, lease: str = "") -> None:
     """One window block of a split prediction; any worker on the gpu queue may take it."""
-    from inventories.services.prediction import block_predict
-
     try:
         with _children_allowed():
             block_predict(job_id, block, lease)
     except Exception as exc:
-        job_fail(job_id, f"A prediction block failed: {exc}", lease=lease)
+        jobs.job_fail(job_id, f"A prediction block failed: {exc}", lease=lease)
         raise
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=jobs.FINISH_PREDICTION, bind=True, acks_late=True, reject_on_worker_lost=True)
 def finish_prediction(self, job_id: int, lease: str = "") -> None:
     """After the last block: merge, vectorise and store, as a single run would."""
-    from inventories.services.prediction import blocks_finish
-
-    job_continue(job_id, blocks_finish, lease=lease)
+    jobs.job_continue(job_id, blocks_finish, lease=lease)
 
 
-@shared_task(ignore_result=True)
+@shared_task(name=jobs.REAP_JOBS, ignore_result=True)
 def reap_jobs() -> None:
     """Scheduled by Celery beat: requeue jobs whose heartbeat stopped, re-send lost ones."""
-    jobs_reap()
+    jobs.jobs_reap()

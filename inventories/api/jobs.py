@@ -10,7 +10,6 @@ from rest_framework.response import Response
 from inventories.api.base import ProjectScopedViewSet
 from inventories.api.serializers import JobSerializer
 from inventories.models import Job
-from inventories.permissions import Action
 from inventories.services.exports import export_download
 from inventories.services.jobs import job_cancel
 
@@ -24,10 +23,8 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectScoped
     @extend_schema(request=None, responses={200: JobSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        job = self.get_object()
-        if job.created_by_id != request.user.pk:
-            self.require(job, Action.MANAGE)
-        return Response(JobSerializer(job_cancel(job=job, user=request.user)).data)
+        job = job_cancel(job=self.get_object(), user=request.user)
+        return Response(JobSerializer(job).data)
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"])

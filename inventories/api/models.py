@@ -155,16 +155,13 @@ class ModelVersionViewSet(
     @extend_schema(request=None, responses={200: ModelVersionSerializer})
     @action(detail=True, methods=["post"])
     def promote(self, request, pk=None):
-        version = self.get_object()
-        self.require(version, Action.MANAGE)
-        return Response(ModelVersionSerializer(model_promote(version=version)).data)
+        version = model_promote(version=self.get_object(), user=request.user)
+        return Response(ModelVersionSerializer(version).data)
 
     @extend_schema(request=None, responses={202: JobSerializer})
     @action(detail=True, methods=["post"])
     def retrain(self, request, pk=None):
-        version = self.get_object()
-        self.require(version, Action.MANAGE)
-        job = model_retrain(parent=version, user=request.user)
+        job = model_retrain(parent=self.get_object(), user=request.user)
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=PredictionRequestSerializer, responses={202: JobSerializer})

@@ -8,7 +8,7 @@ from inventories.api.base import ProjectScopedViewSet
 from inventories.api.serializers import MembershipSerializer, ProjectSerializer
 from inventories.models import Membership, Project
 from inventories.permissions import Action
-from inventories.selectors.projects import project_get
+from inventories.selectors.projects import project_get, projects_for_user
 from inventories.services.deletion import project_delete
 from inventories.services.projects import (
     member_remove,
@@ -31,8 +31,6 @@ class ProjectViewSet(
     project_lookup = "pk"
 
     def get_queryset(self):
-        from inventories.selectors.projects import projects_for_user
-
         return projects_for_user(self.request.user).distinct()
 
     def project_of(self, obj):

@@ -17,6 +17,8 @@ from inventories.models import (
     Role,
     Scene,
 )
+from inventories.permissions import role_of
+from inventories.selectors.projects import projects_for_user
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -28,8 +30,6 @@ class ProjectSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at", "role"]
 
     def get_role(self, project) -> str | None:
-        from inventories.permissions import role_of
-
         return role_of(self.context["request"].user, project)
 
 
@@ -116,8 +116,6 @@ class InventorySerializer(serializers.ModelSerializer):
         super().__init__(*args, **kwargs)
         request = self.context.get("request")
         if request is not None:
-            from inventories.selectors.projects import projects_for_user
-
             # Unknown and foreign projects get the same answer: nothing leaks.
             self.fields["project"].queryset = projects_for_user(request.user)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from inventories.errors import NotAllowed, NotFound
-from inventories.models import Project
+from inventories.models import Inventory, Project
 from inventories.permissions import Action, can
 
 
@@ -34,8 +34,6 @@ def require(user, project: Project, action: Action) -> None:
 
 def inventory_get(*, user, pk: int):
     """An inventory of one of the user's projects, or NotFound (as if it did not exist)."""
-    from inventories.models import Inventory
-
     inventory = (
         Inventory.objects.filter(project__in=projects_for_user(user), pk=pk)
         .select_related("project")

@@ -18,7 +18,7 @@ from django.db.models import QuerySet
 from inventories.errors import InvalidInput, NotFound
 from inventories.models import AccuracyReport, Inventory, Project
 from inventories.selectors.projects import projects_for_user
-from inventories.services.files import media_path
+from inventories.storage import media_path
 
 LAYERS = ("tp", "fp", "fn")
 MAX_LAYER_FEATURES = 5000

@@ -23,6 +23,7 @@ from inventories.permissions import Action
 from inventories.selectors.projects import require
 from inventories.services.exports import EXPORTS_FOLDER
 from inventories.services.files import media_path
+from inventories.services.jobs import upload_of
 
 
 def remove_after_commit(relatives: Iterable[str]) -> None:
@@ -55,8 +56,8 @@ def job_files(jobs: Iterable[Job]) -> list[str]:
     relatives = []
     for job in jobs:
         relatives += [f"jobs/{job.pk}", f"{EXPORTS_FOLDER}/{job.pk}"]
-        if job.params.get("upload"):
-            relatives.append(job.params["upload"])
+        if upload := upload_of(job):
+            relatives.append(upload)
     return relatives
 
 

@@ -12,9 +12,13 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
+import rasterio
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from rasterio.transform import from_origin
+from shapely.geometry import Point, box
 
 from inventories.models import Project, Role
 from inventories.services.inventories import extents_import, inventory_import
@@ -101,11 +105,6 @@ def _load_baige(project: Project, baige: Path, user, log: Log) -> None:
 
 
 def _load_synthetic(project: Project, user, log: Log) -> None:
-    import geopandas as gpd
-    import rasterio
-    from rasterio.transform import from_origin
-    from shapely.geometry import Point, box
-
     rng = np.random.default_rng(7)
     size, res, x0, y0 = 1024, 1.0, 500_000.0, 3_450_000.0
     yy, xx = np.mgrid[0:size, 0:size]

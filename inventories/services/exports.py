@@ -16,9 +16,11 @@ from django.conf import settings
 
 from inventories.errors import InvalidInput, NotFound
 from inventories.models import Inventory, Job
+from inventories.permissions import Action
+from inventories.selectors.projects import require
 from inventories.services.files import media_path, relative_to_media, staged_files
 from inventories.services.inventories import export_crs, inventory_export
-from inventories.services.jobs import JobContext, job_create
+from inventories.services.jobs import ExportParams, JobContext, job_create
 
 EXPORT_FORMATS = {
     "geojson": (".geojson", "application/geo+json"),
@@ -49,22 +51,21 @@ def inventory_export_start(*, inventory: Inventory, fmt: str, crs: str | None, u
     """Queue a large export, or give back the same one still running for this user.
 
     A second click (or a reload of the link) follows the first job instead of
-    starting another export of the same thing.
+    starting another export of the same thing. Any member may export.
     """
+    require(user, inventory.project, Action.VIEW)
     export_format(fmt)
-    params = {"inventory_id": inventory.pk, "format": fmt, "crs": export_crs(crs)}
+    params = ExportParams(inventory_id=inventory.pk, format=fmt, crs=export_crs(crs))
     running = Job.objects.filter(
         project=inventory.project,
-        kind=Job.Kind.EXPORT_INVENTORY,
+        kind=params.job_kind,
         state__in=Job.ACTIVE_STATES,
         created_by=user,
-        params=params,
+        params=params.to_json(),
     ).first()
     if running is not None:
         return running
-    return job_create(
-        project=inventory.project, kind=Job.Kind.EXPORT_INVENTORY, params=params, user=user
-    )
+    return job_create(project=inventory.project, params=params, user=user)
 
 
 def export_folder(job_id: int) -> Path:
@@ -73,24 +74,24 @@ def export_folder(job_id: int) -> Path:
 
 def run_export(job: Job, ctx: JobContext) -> dict:
     """Write the file into the job's export folder; a repeated delivery starts it afresh."""
-    params = job.params
-    inventory = Inventory.objects.filter(pk=params["inventory_id"], project=job.project).first()
+    params = ExportParams.of(job)
+    inventory = Inventory.objects.filter(pk=params.inventory_id, project=job.project).first()
     if inventory is None:
         raise InvalidInput(
-            f"Inventory {params['inventory_id']} was deleted before its export ran; "
+            f"Inventory {params.inventory_id} was deleted before its export ran; "
             "nothing was written."
         )
     folder = export_folder(job.pk)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    path = folder / export_file_name(inventory.pk, params["format"])
+    path = folder / export_file_name(inventory.pk, params.format)
     try:
         with staged_files() as written:
             written.append(path)
             inventory_export(
                 inventory=inventory,
                 path=path,
-                crs=params.get("crs"),
+                crs=params.crs,
                 progress=lambda f, m: ctx.progress(f, m),
             )
     except BaseException:
@@ -114,4 +115,4 @@ def export_download(job: Job) -> tuple[Path, str]:
     path = media_path(job.result["file"])
     if not path.is_file():
         raise NotFound(f"The file of export job {job.pk} was removed with its inventory.")
-    return path, export_format(job.params["format"])[1]
+    return path, export_format(ExportParams.of(job).format)[1]

@@ -12,14 +12,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-
-def media_path(relative: str) -> Path:
-    """Absolute path of a file the server wrote; refuses anything that leaves MEDIA_ROOT."""
-    root = Path(settings.MEDIA_ROOT).resolve()
-    path = (root / relative).resolve()
-    if root not in path.parents:
-        raise ValueError(f"{relative!r} is outside MEDIA_ROOT.")
-    return path
+from inventories.errors import InvalidInput
+from inventories.storage import media_path  # services import it from here too
 
 
 def new_relative_path(folder: str, suffix: str, *, stem: str | None = None) -> str:
@@ -124,8 +118,6 @@ def store_upload(uploaded, *, allowed_suffixes: tuple[str, ...], max_bytes: int)
     Only the suffix of the user's file name is kept (and only a known one), so
     the name can never point anywhere.
     """
-    from inventories.errors import InvalidInput
-
     suffix = Path(uploaded.name or "").suffix.lower()
     if suffix not in allowed_suffixes:
         raise InvalidInput(

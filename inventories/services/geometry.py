@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Polygon
 from shapely import wkb
+from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
+
+from inventories.errors import InvalidInput
 
 
 def to_geos_multipolygon(geom: BaseGeometry, srid: int = 4326) -> MultiPolygon:
@@ -23,10 +26,6 @@ def geometry_from_geojson(value) -> GEOSGeometry:
 
     Parsed by shapely, not GDAL, so no client string reaches GDAL.
     """
-    from shapely.geometry import shape
-
-    from inventories.errors import InvalidInput
-
     if not isinstance(value, dict) or value.get("type") not in ("Polygon", "MultiPolygon"):
         raise InvalidInput("The geometry must be a GeoJSON Polygon or MultiPolygon.")
     try:

@@ -22,6 +22,9 @@ from django.utils import timezone
 
 from inventories.errors import InvalidInput
 from inventories.models import Inventory, Job, ModelVersion, Scene
+from inventories.permissions import Action
+from inventories.selectors.projects import require
+from inventories.services import jobs
 from inventories.services.files import media_path, new_relative_path, staged_files
 from inventories.services.inventories import landslides_bulk_insert
 from inventories.services.jobs import (
@@ -29,12 +32,14 @@ from inventories.services.jobs import (
     JobCancelled,
     JobContext,
     JobDetached,
+    PredictParams,
     job_continue,
     job_create,
 )
+from inventories.services.model_versions import check_change_pairs
 from inventories.services.names import fit_name
 from inventories.services.scenes import scene_register
-from inventories.services.training import check_change_pairs
+from mlcore.modeldir.directory import read_config
 from mlcore.predict.predictor import (
     InferenceConfig,
     PredictionCancelled,
@@ -74,7 +79,8 @@ def prediction_start(
     min_area_m2: float = 0.0,
     split: bool = False,
 ) -> Job:
-    """Refuse what cannot work (model not ready, bands that do not fit) before queuing."""
+    """Refuse what cannot work (no right, model not ready, bands that do not fit) before queuing."""
+    require(user, version.project, Action.MANAGE)
     if version.kind == ModelVersion.Kind.PRETRAINING:
         raise InvalidInput(
             f"{version.name} is a pretraining: it reconstructs imagery and maps no landslides. "
@@ -97,23 +103,23 @@ def prediction_start(
     plan_blocks(media_path(version.directory), [s.path for s in scenes], _config())
     return job_create(
         project=version.project,
-        kind=Job.Kind.PREDICT,
         user=user,
-        params={
-            "model_version": version.pk,
-            "scenes": scene_ids,
-            "threshold": threshold,
-            "min_area_m2": min_area_m2,
-            "split": split,
-        },
+        params=PredictParams(
+            model_version=version.pk,
+            scenes=scene_ids,
+            threshold=threshold,
+            min_area_m2=min_area_m2,
+            split=split,
+        ),
     )
 
 
 def run_predict(job: Job, ctx: JobContext) -> dict:
     """One worker predicts the whole scene; or, with `split`, fan the blocks out."""
-    version = ModelVersion.objects.get(pk=job.params["model_version"])
-    scenes = _scenes(version, job.params["scenes"])
-    if job.params.get("split"):
+    params = PredictParams.of(job)
+    version = ModelVersion.objects.get(pk=params.model_version)
+    scenes = _scenes(version, params.scenes)
+    if params.split:
         return _fan_out(job, ctx, version, scenes)
     started = time.monotonic()
 
@@ -131,8 +137,8 @@ def run_predict(job: Job, ctx: JobContext) -> dict:
                 [s.path for s in scenes],
                 media_path(relative),
                 config=_config(),
-                threshold=job.params.get("threshold"),
-                min_area_m2=job.params.get("min_area_m2") or 0.0,
+                threshold=params.threshold,
+                min_area_m2=params.min_area_m2 or 0.0,
                 expected_sha256=version.checkpoint_sha256,
                 polygons_path=None,
                 on_progress=progress,
@@ -149,7 +155,7 @@ def run_predict(job: Job, ctx: JobContext) -> dict:
                 media_path(version.directory),
                 media_path(relative),
                 threshold=result.threshold,
-                min_area_m2=job.params.get("min_area_m2") or 0.0,
+                min_area_m2=params.min_area_m2 or 0.0,
             )
         return _store(job, ctx, version, scenes, relative, polygons, result.threshold)
 
@@ -220,8 +226,6 @@ def _fan_out(job, ctx, version, scenes) -> dict:
     Each run (lease) has its own blocks folder, so a run that took the job over
     never deletes blocks an earlier one may still be writing.
     """
-    from inventories import tasks
-
     blocks = plan_blocks(media_path(version.directory), [s.path for s in scenes], _config())
     folder = _blocks_folder(job.pk, job.lease)
     shutil.rmtree(folder, ignore_errors=True)
@@ -234,7 +238,7 @@ def _fan_out(job, ctx, version, scenes) -> dict:
 
     def send() -> None:
         for block in blocks:
-            tasks.predict_block.apply_async(args=[job.pk, block.to_dict(), job.lease], queue="gpu")
+            jobs.send(jobs.PREDICT_BLOCK, [job.pk, block.to_dict(), job.lease], queue="gpu")
 
     transaction.on_commit(send)
     raise JobDetached()
@@ -251,16 +255,15 @@ def block_predict(job_id: int, block: dict, lease: str) -> None:
     heartbeat beats the job while the block computes, so the reaper leaves
     live work alone.
     """
-    from inventories import tasks
-
     job = Job.objects.filter(pk=job_id, lease=lease).first()
     if job is None or not job.is_active:
         return
     if job.cancel_requested:
         job_continue(job_id, lambda job, ctx: {}, lease=lease)
         return
-    version = ModelVersion.objects.get(pk=job.params["model_version"])
-    scenes = _scenes(version, job.params["scenes"])
+    params = PredictParams.of(job)
+    version = ModelVersion.objects.get(pk=params.model_version)
+    scenes = _scenes(version, params.scenes)
     with Heartbeat(job_id, lease):
         path = predict_block(
             media_path(version.directory),
@@ -289,19 +292,18 @@ def block_predict(job_id: int, block: dict, lease: str) -> None:
                 log=Concat(F("log"), Value(f"All {total} blocks predicted; merging.\n"))
             )
             transaction.on_commit(
-                lambda: tasks.finish_prediction.apply_async(args=[job_id, lease], queue="default")
+                lambda: jobs.send(jobs.FINISH_PREDICTION, [job_id, lease], queue="default")
             )
 
 
 def blocks_finish(job: Job, ctx: JobContext) -> dict:
     """Merge the blocks into the probability COG, vectorise and store, as a single run would."""
-    version = ModelVersion.objects.get(pk=job.params["model_version"])
-    scenes = _scenes(version, job.params["scenes"])
+    params = PredictParams.of(job)
+    version = ModelVersion.objects.get(pk=params.model_version)
+    scenes = _scenes(version, params.scenes)
     relative = new_relative_path("scenes", ".tif", stem="probability")
-    threshold = job.params.get("threshold")
+    threshold = params.threshold
     if threshold is None:
-        from mlcore.modeldir.directory import read_config
-
         threshold = float(read_config(media_path(version.directory)).get("threshold", 0.5))
     with staged_files() as written:
         written.append(media_path(relative))
@@ -318,7 +320,7 @@ def blocks_finish(job: Job, ctx: JobContext) -> dict:
             media_path(version.directory),
             media_path(relative),
             threshold=threshold,
-            min_area_m2=job.params.get("min_area_m2") or 0.0,
+            min_area_m2=params.min_area_m2 or 0.0,
         )
         result = _store(job, ctx, version, scenes, relative, polygons, threshold)
     shutil.rmtree(_blocks_folder(job.pk, job.lease), ignore_errors=True)

@@ -15,11 +15,13 @@ from django.conf import settings
 
 from inventories.errors import InvalidInput
 from inventories.models import Job, ModelVersion, Project, Scene
+from inventories.permissions import Action
+from inventories.selectors.projects import require
 from inventories.services.files import media_path
 from inventories.services.hyperparameters import PRETRAINING as PRETRAINING_OPTIONS
 from inventories.services.hyperparameters import hyperparameters_check
-from inventories.services.jobs import JobContext
-from inventories.services.training import (
+from inventories.services.jobs import JobContext, PretrainParams
+from inventories.services.model_versions import (
     MODEL_FIELDS,
     check_change_pairs,
     resolve_places,
@@ -116,8 +118,10 @@ def pretraining_start(
 ) -> Job:
     """Check the request, record a pretraining version in state training, and queue the job.
 
-    Everything that can be refused is refused here, before any row is made.
+    Everything that can be refused is refused here, before any row is made,
+    starting with a user who may not manage the project.
     """
+    require(user, project, Action.MANAGE)
     if method not in METHODS:
         raise InvalidInput(
             f"Unknown pretraining method {method!r}; choose one of: {', '.join(METHODS)}."
@@ -132,7 +136,7 @@ def pretraining_start(
         raise InvalidInput(str(exc)) from exc
     _check_places(scene_places, config.chip_size)
     return version_queue(
-        Job.Kind.PRETRAIN,
+        PretrainParams,
         project=project,
         name=name.strip() or f"{arch}-{encoder} {method} pretraining",
         kind=ModelVersion.Kind.PRETRAINING,
@@ -147,7 +151,7 @@ def pretraining_start(
 
 def run_pretrain(job: Job, ctx: JobContext) -> dict:
     """Pretrain on the recorded places; a redelivered job continues from last.pt."""
-    version = ModelVersion.objects.get(pk=job.params["model_version"])
+    version = ModelVersion.objects.get(pk=PretrainParams.of(job).model_version)
     with version_run(version, ctx) as history:
         snapshot = version.data_snapshot
         places = [[Scene.objects.get(pk=s["id"]) for s in place] for place in snapshot["places"]]

@@ -30,7 +30,7 @@ from inventories.selectors.projects import require
 from inventories.services.files import media_path
 from inventories.services.geometry import geometry_from_geojson, to_shapely
 from inventories.services.inventories import inventory_frame
-from inventories.services.jobs import JobContext, job_create
+from inventories.services.jobs import JobContext, ReportParams, job_create
 from inventories.services.report_pdf import write_report_pdf
 from mlcore.errors import MlcoreError
 from mlcore.evaluation.pixels import DEFAULT_MAX_CELLS
@@ -81,17 +81,17 @@ def report_start(
         geometry, source = _extents_area(reference, splits or DEFAULT_SPLITS)
         notes = []
     notes = _role_notes(predicted, reference) + notes
-    params = {
-        "predicted": predicted.pk,
-        "reference": reference.pk,
-        "name": (name.strip() or f"{predicted.name} vs {reference.name}")[:200],
-        "iou_threshold": float(iou_threshold),
-        "area": json.loads(geometry.geojson),
-        "area_source": source,
-        "notes": notes,
-    }
+    params = ReportParams(
+        predicted=predicted.pk,
+        reference=reference.pk,
+        name=(name.strip() or f"{predicted.name} vs {reference.name}")[:200],
+        iou_threshold=float(iou_threshold),
+        area=json.loads(geometry.geojson),
+        area_source=source,
+        notes=notes,
+    )
     with transaction.atomic():
-        return job_create(project=project, kind=Job.Kind.REPORT, params=params, user=user)
+        return job_create(project=project, params=params, user=user)
 
 
 def _drawn_area(value: dict) -> MultiPolygon:
@@ -170,10 +170,10 @@ def run_report(job: Job, ctx: JobContext) -> dict:
     done = AccuracyReport.objects.filter(project=job.project, figures__scarp__job_id=job.pk)
     if (existing := done.first()) is not None:
         return {"report_id": existing.pk}
-    params = job.params
-    predicted = _inventory(job, params["predicted"], "predicted")
-    reference = _inventory(job, params["reference"], "reference")
-    area = _multi(GEOSGeometry(json.dumps(params["area"]), srid=4326))
+    params = ReportParams.of(job)
+    predicted = _inventory(job, params.predicted, "predicted")
+    reference = _inventory(job, params.reference, "reference")
+    area = _multi(GEOSGeometry(json.dumps(params.area), srid=4326))
 
     ctx.progress(0.05, "Reading the inventories", force=True)
     pred_frame, ref_frame = _frame(predicted), _frame(reference)
@@ -190,14 +190,14 @@ def run_report(job: Job, ctx: JobContext) -> dict:
         pred_frame,
         ref_frame,
         area_frame,
-        iou_threshold=params["iou_threshold"],
+        iou_threshold=params.iou_threshold,
         resolution=resolution,
     )
     scene = predicted.probability_scene
     if scene is not None:
         ctx.check_cancelled()
         ctx.progress(0.55, f"Reading the probability map {scene.name}", force=True)
-        _add_probability(report, scene.path, ref_frame, area_frame, params["iou_threshold"])
+        _add_probability(report, scene.path, ref_frame, area_frame, params.iou_threshold)
     ctx.check_cancelled()
 
     ctx.progress(0.8, "Writing the report files", force=True)
@@ -288,12 +288,12 @@ def _store(
     job: Job, report: Report, predicted: Inventory, reference: Inventory, area: MultiPolygon
 ) -> AccuracyReport:
     """Files into a staging folder, then the row and the folder's final name in one step."""
-    params = job.params
+    params = ReportParams.of(job)
     figures = report.to_json(include_ids=False)
-    figures["warnings"] = list(params.get("notes", [])) + figures["warnings"]
+    figures["warnings"] = list(params.notes) + figures["warnings"]
     figures["scarp"] = {
         "job_id": job.pk,
-        "area_source": params["area_source"],
+        "area_source": params.area_source,
         "predicted": _describe(predicted),
         "reference": _describe(reference),
         "probability_scene": (
@@ -308,11 +308,11 @@ def _store(
         files = write_report(report, staging)
         row = AccuracyReport(
             project=job.project,
-            name=params["name"],
+            name=params.name,
             predicted=predicted,
             reference=reference,
             evaluation_area=area,
-            iou_threshold=params["iou_threshold"],
+            iou_threshold=params.iou_threshold,
             figures=figures,
             created_by=job.created_by,
         )

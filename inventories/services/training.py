@@ -7,31 +7,39 @@ mlcore.training.trainer; a retried job resumes from the model directory's last c
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import geopandas as gpd
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Max, Q
 
 from inventories.errors import InvalidInput
 from inventories.models import Inventory, Job, Landslide, MappedExtent, ModelVersion, Project, Scene
+from inventories.permissions import Action
+from inventories.selectors.projects import require
 from inventories.services.files import media_path
 from inventories.services.geometry import to_shapely
 from inventories.services.hyperparameters import TRAINING as TRAINING_OPTIONS
 from inventories.services.hyperparameters import hyperparameters_check
 from inventories.services.inventories import inventory_frame
-from inventories.services.jobs import JobCancelled, JobContext, job_create
+from inventories.services.jobs import JobContext, TrainParams
+from inventories.services.model_versions import (
+    MODEL_FIELDS,
+    check_change_pairs,
+    resolve_places,
+    snapshot_of,
+    version_queue,
+    version_run,
+)
 from inventories.services.names import fit_name
 from mlcore.data import SceneSpec, StackedScene, label_scenes
 from mlcore.errors import MlcoreError
+from mlcore.modeldir.directory import read_config
 from mlcore.models.mask_rcnn import train_instances
 from mlcore.training.config import TrainConfig
 from mlcore.training.pretrain import finetune_config
 from mlcore.training.recipes import RECIPES, get_recipe, recipe_for_device
-from mlcore.training.trainer import EpochReport, TrainingCancelled
+from mlcore.training.trainer import EpochReport
 from mlcore.training.tuning import train_and_tune
 
 # What a user may set; everything else keeps mlcore's defaults.
@@ -50,51 +58,6 @@ HYPERPARAMETERS = (
     "scale",
     "recipe",
 )
-MODEL_FIELDS = ("encoder_depth", "base_channels")
-
-
-def resolve_places(project: Project, places: list[list[int]]) -> list[list[Scene]]:
-    if not places or not all(places):
-        raise InvalidInput("Choose at least one scene to train on.")
-    wanted = {pk for place in places for pk in place}
-    scenes = {s.pk: s for s in Scene.objects.filter(project=project, pk__in=wanted)}
-    missing = wanted - scenes.keys()
-    if missing:
-        raise InvalidInput(f"No scene {sorted(missing)[0]} in {project.name}.")
-    return [[scenes[pk] for pk in place] for place in places]
-
-
-def check_change_pairs(arch: str, places: list[list[Scene]]) -> None:
-    """A change-detection model compares two dates: each place must be a (post, pre) pair.
-
-    mlcore stacks a place's rasters as bands and the Siamese network splits
-    them in halves, so anything but two same-band optical scenes, post first,
-    would silently compare the wrong things.
-    """
-    if arch != "siamese_unet":
-        return
-    for place in places:
-        names = " + ".join(s.name for s in place)
-        post, *rest = place
-        if len(rest) != 1:
-            raise InvalidInput(
-                f"A change-detection model takes each place as a post-event scene and its "
-                f"pre-event scene, nothing more; {names} is {len(place)} scene(s)."
-            )
-        pre = rest[0]
-        if (post.kind, pre.kind) != (Scene.Kind.OPTICAL, Scene.Kind.OPTICAL) or (
-            post.phase,
-            pre.phase,
-        ) != (Scene.Phase.POST, Scene.Phase.PRE):
-            raise InvalidInput(
-                f"{names}: a change-detection pair is a post-event optical scene followed by a "
-                "pre-event optical scene (set the phase when uploading)."
-            )
-        if post.band_count != pre.band_count:
-            raise InvalidInput(
-                f"{post.name} has {post.band_count} bands and {pre.name} {pre.band_count}; "
-                "the two dates of a change-detection pair need the same bands."
-            )
 
 
 def _inventories(project: Project, ids: list[int] | None) -> list[Inventory]:
@@ -118,52 +81,6 @@ def _inventories(project: Project, ids: list[int] | None) -> list[Inventory]:
     return inventories
 
 
-def snapshot_of(places: list[list[Scene]], inventories: list[Inventory]) -> dict[str, Any]:
-    """What the model learnt from, with enough detail to tell later whether data changed.
-
-    The landslide count is distinct: the same query joins the inventory's
-    changes, and without it each landslide would be counted once per change.
-    """
-    stats = {
-        row["pk"]: row
-        for row in Inventory.objects.filter(pk__in=[i.pk for i in inventories])
-        .annotate(
-            n_landslides=Count(
-                "landslides", filter=~Q(landslides__review_state="rejected"), distinct=True
-            ),
-            last_change=Max("changes__id"),
-        )
-        .values("pk", "n_landslides", "last_change")
-    }
-    return {
-        "places": [
-            [
-                {
-                    "id": s.pk,
-                    "name": s.name,
-                    "kind": s.kind,
-                    "phase": s.phase,
-                    "bands": s.band_names,
-                }
-                for s in place
-            ]
-            for place in places
-        ],
-        "inventories": [
-            {
-                "id": inv.pk,
-                "name": inv.name,
-                "landslides": stats[inv.pk]["n_landslides"],
-                "last_change": stats[inv.pk]["last_change"],
-                "extents": dict(
-                    inv.mapped_extents.values_list("split").annotate(n=Count("id")).order_by()
-                ),
-            }
-            for inv in inventories
-        ],
-    }
-
-
 def training_start(
     *,
     project: Project,
@@ -181,7 +98,9 @@ def training_start(
 
     With `pretrained` (a ready pretraining of the same network) the training
     starts from its weights; a mismatch is refused here, before any row exists.
+    Only a manager of the project may train.
     """
+    require(user, project, Action.MANAGE)
     hyper = dict(hyperparameters or {})
     unknown = set(hyper) - set(HYPERPARAMETERS) - set(MODEL_FIELDS)
     if unknown:
@@ -203,7 +122,7 @@ def training_start(
     if pretrained is not None:
         config = _finetune(config, pretrained, project=project)
     return version_queue(
-        Job.Kind.TRAIN,
+        TrainParams,
         project=project,
         name=name.strip() or f"{arch}-{encoder}",
         architecture=arch,
@@ -215,23 +134,6 @@ def training_start(
         pretraining=config.pretraining or {},
         created_by=user,
     )
-
-
-def version_queue(job_kind: str, **fields: Any) -> Job:
-    """Record a version in state training, give it its directory and queue its job, at once.
-
-    One transaction: a version never exists without the job that fills it.
-    """
-    with transaction.atomic():
-        version = ModelVersion.objects.create(**fields)
-        version.directory = f"models/{version.pk}"
-        version.save(update_fields=["directory"])
-        return job_create(
-            project=version.project,
-            kind=job_kind,
-            user=fields.get("created_by"),
-            params={"model_version": version.pk},
-        )
 
 
 def scene_spec(place: list[Scene]) -> SceneSpec:
@@ -295,7 +197,7 @@ def _extents(inventories: list[Inventory]) -> gpd.GeoDataFrame:
 
 
 def run_train(job: Job, ctx: JobContext) -> dict:
-    version = ModelVersion.objects.get(pk=job.params["model_version"])
+    version = ModelVersion.objects.get(pk=TrainParams.of(job).model_version)
     with version_run(version, ctx) as history:
         snapshot = version.data_snapshot
         places = [[Scene.objects.get(pk=s["id"]) for s in place] for place in snapshot["places"]]
@@ -332,44 +234,7 @@ def run_train(job: Job, ctx: JobContext) -> dict:
     return _record_result(version, result, out_dir)
 
 
-class EpochHistory:
-    """A version's per-epoch rows, stored as each epoch ends so the page shows them live.
-
-    A run resumed after a lost worker replaces the rows from its first epoch on.
-    """
-
-    def __init__(self, version: ModelVersion, ctx: JobContext) -> None:
-        self.version, self.ctx = version, ctx
-        self.rows: list[dict] = list(version.metrics.get("history", []))
-        if self.rows:
-            ctx.log(f"Resuming after epoch {self.rows[-1]['epoch']} from the last checkpoint.")
-
-    def add(self, row: dict[str, Any], log: str, message: str) -> None:
-        self.rows[:] = [h for h in self.rows if h["epoch"] < row["epoch"]] + [row]
-        ModelVersion.objects.filter(pk=self.version.pk).update(metrics={"history": self.rows})
-        self.ctx.log(log)
-        self.ctx.progress(row["epoch"] / row["epochs"], message, force=True)
-
-
-@contextmanager
-def version_run(version: ModelVersion, ctx: JobContext) -> Iterator[EpochHistory]:
-    """The run of a training or pretraining job; a stop asked for ends the job as cancelled.
-
-    Whatever ends the job failed or cancelled (a bad input found only now, such
-    as a scene or pretraining deleted since queuing) settles the version in the
-    job's end (`jobs._finish`), so no version is left "training" for ever. Not
-    here: a run whose database connection dropped runs again, and a run that
-    lost its lease to another delivery must leave that delivery's version alone.
-    """
-    try:
-        yield EpochHistory(version, ctx)
-    except TrainingCancelled:
-        raise JobCancelled() from None
-
-
 def _record_result(version: ModelVersion, result, out_dir) -> dict:
-    from mlcore.modeldir.directory import read_config
-
     config = read_config(out_dir)
     best = next(h for h in result.history if h["epoch"] == result.best_epoch)
     metrics = {
@@ -435,8 +300,9 @@ def _finetune(
     return tuned
 
 
-def model_promote(*, version: ModelVersion) -> ModelVersion:
+def model_promote(*, version: ModelVersion, user) -> ModelVersion:
     """Make this version the project's promoted model (the one prediction uses by default)."""
+    require(user, version.project, Action.MANAGE)
     if version.kind == ModelVersion.Kind.PRETRAINING:
         raise InvalidInput(
             f"{version.name} is a pretraining: it maps no landslides, so it cannot be promoted. "

@@ -1,4 +1,8 @@
-"""Starting imports from uploaded files: a quick check now, the heavy work as a job."""
+"""Imports from uploaded files: a quick check now, the heavy work as a job.
+
+The start functions write the job's params, and the runners below read
+them: one module for both ends of an import.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,21 @@ import datetime as dt
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from inventories.errors import DomainError, InvalidInput
 from inventories.models import Job, Project
-from inventories.services.files import relative_to_media, remove_upload, store_upload
-from inventories.services.jobs import job_create
-from inventories.services.scenes import scene_check
+from inventories.permissions import Action
+from inventories.selectors.projects import require
+from inventories.services.files import media_path, relative_to_media, remove_upload, store_upload
+from inventories.services.inventories import inventory_import
+from inventories.services.jobs import (
+    ImportInventoryParams,
+    ImportSceneParams,
+    JobContext,
+    job_create,
+)
+from inventories.services.scenes import scene_check, scene_import
 from mlcore.errors import MlcoreError
 from mlcore.vector import polygons
 
@@ -30,7 +42,11 @@ def scene_upload_start(
     band_names: list[str] | None = None,
     acquired_on: dt.date | None = None,
 ) -> Job:
-    """Refuse a bad raster at once (header check); queue the conversion of a good one."""
+    """Refuse a bad raster at once (header check); queue the conversion of a good one.
+
+    Imagery is the project's: only a manager adds it. Checked before the upload is stored.
+    """
+    require(user, project, Action.MANAGE)
     path = store_upload(
         uploaded, allowed_suffixes=RASTER_SUFFIXES, max_bytes=settings.SCARP_MAX_UPLOAD_BYTES
     )
@@ -39,17 +55,16 @@ def scene_upload_start(
         with transaction.atomic():
             return job_create(
                 project=project,
-                kind=Job.Kind.IMPORT_SCENE,
                 user=user,
-                params={
-                    "upload": relative_to_media(path),
-                    "original_filename": Path(uploaded.name).name,
-                    "name": name or Path(uploaded.name).stem,
-                    "kind": kind,
-                    "phase": phase,
-                    "band_names": band_names or [],
-                    "acquired_on": acquired_on.isoformat() if acquired_on else None,
-                },
+                params=ImportSceneParams(
+                    upload=relative_to_media(path),
+                    original_filename=Path(uploaded.name).name,
+                    name=name or Path(uploaded.name).stem,
+                    kind=kind,
+                    phase=phase,
+                    band_names=band_names or [],
+                    acquired_on=acquired_on,
+                ),
             )
     except DomainError:
         remove_upload(path)
@@ -63,6 +78,8 @@ def scene_upload_start(
 def inventory_upload_start(
     *, project: Project, uploaded, user, name: str, kind: str = "reference", layer: str = ""
 ) -> Job:
+    """Store the file and queue its import; whoever may edit the project's inventories may."""
+    require(user, project, Action.EDIT)
     path = store_upload(
         uploaded,
         allowed_suffixes=polygons.SUPPORTED_SUFFIXES,
@@ -71,13 +88,76 @@ def inventory_upload_start(
     with transaction.atomic():
         return job_create(
             project=project,
-            kind=Job.Kind.IMPORT_INVENTORY,
             user=user,
-            params={
-                "upload": relative_to_media(path),
-                "original_filename": Path(uploaded.name).name,
-                "name": name,
-                "kind": kind,
-                "layer": layer,
-            },
+            params=ImportInventoryParams(
+                upload=relative_to_media(path),
+                original_filename=Path(uploaded.name).name,
+                name=name,
+                kind=kind,
+                layer=layer,
+            ),
         )
+
+
+def in_users_words(message: str, upload: Path, original: str | None) -> str:
+    """An import error told with the user's file name, without GDAL's pointer to a log.
+
+    The server stores every upload as upload.tif or upload.zip, a name the user
+    never chose; and "See previous exception for details" points at a server
+    log the user cannot read.
+    """
+    if original:
+        message = message.replace(upload.name, Path(original).name)
+    return " ".join(message.replace(" See previous exception for details.", "").split())
+
+
+def run_import_scene(job: Job, ctx: JobContext) -> dict:
+    params = ImportSceneParams.of(job)
+    upload = media_path(params.upload)
+    try:
+        scenes = scene_import(
+            project=job.project,
+            source=upload,
+            name=params.name,
+            kind=params.kind,
+            phase=params.phase,
+            band_names=params.band_names or None,
+            acquired_on=params.acquired_on,
+            original_filename=params.original_filename,
+            user=job.created_by,
+            progress=lambda f, m: ctx.progress(f, m),
+        )
+    except DatabaseError:
+        raise  # the step runs again once the database is back: keep the upload
+    except (DomainError, MlcoreError) as exc:
+        remove_upload(upload)
+        raise InvalidInput(in_users_words(str(exc), upload, params.original_filename)) from None
+    except BaseException:
+        remove_upload(upload)
+        raise
+    remove_upload(upload)
+    ctx.log(f"Stored {len(scenes)} scene(s): " + ", ".join(s.name for s in scenes))
+    return {"scene_ids": [s.pk for s in scenes]}
+
+
+def run_import_inventory(job: Job, ctx: JobContext) -> dict:
+    params = ImportInventoryParams.of(job)
+    upload = media_path(params.upload)
+    try:
+        inventory = inventory_import(
+            project=job.project,
+            path=upload,
+            name=params.name,
+            kind=params.kind,
+            original_filename=params.original_filename,
+            layer=params.layer or None,
+            user=job.created_by,
+            progress=lambda f, m: ctx.progress(f, m),
+        )
+    except (DomainError, MlcoreError) as exc:
+        raise InvalidInput(in_users_words(str(exc), upload, params.original_filename)) from None
+    finally:
+        remove_upload(upload)
+    count = inventory.landslides.count()
+    ctx.log(f"Imported {count} landslides into {inventory.name}")
+    return {"inventory_id": inventory.pk, "landslides": count}

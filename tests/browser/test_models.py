@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from inventories.models import Job, ModelVersion
-from inventories.services.jobs import job_run
+from inventories.tasks import job_run
 from tests.factories.imported import PRETRAIN, import_generated_place, start_pretraining
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

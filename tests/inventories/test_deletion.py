@@ -14,8 +14,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from inventories.models import AccuracyReport, Inventory, Job, ModelVersion, Project, Scene
-from inventories.services.jobs import job_run
 from inventories.services.scenes import scene_import
+from inventories.tasks import job_run
 from tests.factories.rasters import write_geotiff
 from tests.inventories.test_reports import make_world, run_here
 

@@ -15,7 +15,7 @@ import pyogrio
 import pytest
 
 from inventories.models import Job
-from inventories.services.jobs import job_run
+from inventories.tasks import job_run
 from tests.factories.rows import make_inventory, make_landslide, square
 
 pytestmark = pytest.mark.django_db

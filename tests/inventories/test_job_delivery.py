@@ -22,8 +22,9 @@ from django.utils import timezone
 
 from inventories.models import Job, ModelVersion, Scene
 from inventories.services.files import media_path
-from inventories.services.jobs import job_run, jobs_reap, jobs_resend
+from inventories.services.jobs import jobs_reap, jobs_resend
 from inventories.services.prediction import _config as _predict_config
+from inventories.tasks import job_run
 from tests.conftest import wait_for
 from tests.factories.rasters import write_geotiff
 from tests.factories.rows import make_job

@@ -13,7 +13,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from inventories.models import Inventory, Job, Scene
-from inventories.services.jobs import job_cancel, job_run
+from inventories.services.jobs import job_cancel
+from inventories.tasks import job_run
 from tests.conftest import wait_for
 from tests.factories.rasters import write_geotiff
 from tests.factories.rows import make_job

@@ -11,10 +11,11 @@ import pytest
 from inventories.errors import InvalidInput
 from inventories.models import Job, ModelVersion
 from inventories.services.files import media_path
-from inventories.services.jobs import job_cancel, job_run
+from inventories.services.jobs import job_cancel
 from inventories.services.prediction import prediction_start
 from inventories.services.pretraining import pretraining_start
 from inventories.services.training import model_promote, model_retrain, training_start
+from inventories.tasks import job_run
 from tests.conftest import wait_for
 from tests.factories.imported import NETWORK, PRETRAIN, import_generated_place, start_pretraining
 from tests.inventories.test_jobs import children_of
@@ -165,7 +166,7 @@ def test_only_a_ready_pretraining_of_the_project_is_a_starting_point(
 @pytest.mark.django_db
 def test_a_pretraining_cannot_be_promoted_predicted_with_or_retrained(pretrained, people, api):
     with pytest.raises(InvalidInput, match="cannot be promoted"):
-        model_promote(version=pretrained)
+        model_promote(version=pretrained, user=people.alice)
     scenes = pretrained.data_snapshot["places"][0]
     with pytest.raises(InvalidInput, match="maps no landslides"):
         prediction_start(version=pretrained, scene_ids=[s["id"] for s in scenes], user=people.alice)

@@ -22,7 +22,7 @@ from django.contrib.gis.geos import MultiPolygon, Polygon
 
 from inventories.models import AccuracyReport, Inventory, Job, Membership, ModelVersion, Role
 from inventories.services.inventories import extents_import, inventory_import
-from inventories.services.jobs import job_run
+from inventories.tasks import job_run
 from tests.conftest import SHARED_DATA, wait_for
 from tests.factories.rasters import write_geotiff
 from tests.factories.rows import make_extent, make_inventory, make_landslide, make_scene

@@ -153,8 +153,8 @@ def test_promotion_is_unique_and_retraining_makes_a_child_with_the_parents_confi
     ModelVersion.objects.filter(pk__in=[first.pk, second.pk]).update(status="ready")
     first.refresh_from_db()
     second.refresh_from_db()
-    model_promote(version=first)
-    model_promote(version=second)
+    model_promote(version=first, user=people.alice)
+    model_promote(version=second, user=people.alice)
     assert list(ModelVersion.objects.filter(promoted=True)) == [second]
     job = model_retrain(parent=second, user=people.alice)
     child = ModelVersion.objects.get(pk=job.params["model_version"])

@@ -10,7 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from inventories.models import Inventory, Scene
-from inventories.services.jobs import job_run
+from inventories.tasks import job_run
 from tests.factories.rasters import write_geotiff
 
 

@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from inventories.services.demo import demo_admin, demo_project
@@ -25,8 +26,6 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         password_file = settings.BASE_DIR / "var" / "demo-admin-password.txt"
         username, password = demo_admin(password_file=password_file)
-        from django.contrib.auth import get_user_model
-
         user = get_user_model().objects.get(username=username)
         data = opts["data"] if opts["data"].exists() else None
         project = demo_project(data_dir=data, user=user, log=self.stdout.write)
