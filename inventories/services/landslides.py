@@ -21,6 +21,7 @@ EDITABLE_FIELDS = ("landslide_type", "certainty", "notes")
 # review_state changes only through the review service (reviewers and admins).
 REVIEW_FIELDS = (*EDITABLE_FIELDS, "review_state")
 SNAPSHOT_FIELDS = (*REVIEW_FIELDS, "confidence")
+# A reviewer kept these predictions: they count as reference and edits to them are audited.
 APPROVED = (Landslide.Review.ACCEPTED, Landslide.Review.EDITED)
 
 
@@ -56,7 +57,8 @@ def _record(landslide: Landslide, action: str, user) -> None:
     )
 
 
-def _area(geometry: GEOSGeometry) -> float:
+def area_m2(geometry: GEOSGeometry) -> float:
+    """A stored (lon/lat) geometry's geodesic area, as every write records it."""
     return float(polygons.geodesic_area_m2([to_shapely(geometry)])[0])
 
 
@@ -68,7 +70,7 @@ def landslide_create(
         landslide = Landslide.objects.create(
             inventory=inventory,
             geometry=geometry,
-            area_m2=_area(geometry),
+            area_m2=area_m2(geometry),
             repaired=repaired is not None,
             created_by=user,
             updated_by=user,
@@ -112,7 +114,7 @@ def landslide_update(
             )
         if geometry is not None:
             current.geometry = geometry
-            current.area_m2 = _area(geometry)
+            current.area_m2 = area_m2(geometry)
             current.repaired = repaired is not None
         for key, value in data.items():
             if key in (REVIEW_FIELDS if review else EDITABLE_FIELDS):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Polygon
+from django.contrib.gis.geos import GEOSGeometry, Polygon
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -26,11 +26,8 @@ from inventories.models import (
 from inventories.permissions import Action, can
 from inventories.selectors.projects import require
 from inventories.selectors.review import landslides_west_to_east
-from inventories.services.geometry import to_shapely
-from inventories.services.landslides import clean_geometry, landslide_update
-from mlcore.vector import polygons as vectors
+from inventories.services.landslides import APPROVED, area_m2, clean_geometry, landslide_update
 
-APPROVED = (Landslide.Review.ACCEPTED, Landslide.Review.EDITED)
 DECISIONS = tuple(ReviewDecision.Decision.values)
 
 
@@ -347,7 +344,7 @@ def _copy(source: Landslide, reference: Inventory, predicted, model, deciders, u
         inventory=reference,
         promoted_from=source,
         geometry=geometry,
-        area_m2=_area(geometry) if repaired else source.area_m2,
+        area_m2=area_m2(geometry) if repaired else source.area_m2,
         landslide_type=source.landslide_type,
         certainty=source.certainty,
         confidence=source.confidence,
@@ -415,7 +412,3 @@ def _provenance(source: Landslide, predicted: Inventory, model, reviewer, decide
         "reviewer": reviewer.get_username() if reviewer else None,
         "decided_at": decided_at.isoformat() if decided_at else None,
     }
-
-
-def _area(geometry: MultiPolygon) -> float:
-    return float(vectors.geodesic_area_m2([to_shapely(geometry)])[0])

@@ -153,7 +153,7 @@ class ProbabilityHistogram:
         )
 
     def pr_curve(self) -> PrCurve:
-        """The curve, its average precision and the threshold of best F1.
+        """The curve, its average precision and the threshold of best F1 (`best_bin`).
 
         Average precision is sklearn's step-wise sum over distinct thresholds
         taken from high to low: AP = sum_k (R_k - R_(k+1)) * P_k. It equals
@@ -175,7 +175,7 @@ class ProbabilityHistogram:
             recall_next = np.append(recall[1:], 0.0)
             steps = (recall - recall_next) * np.nan_to_num(precision)
             ap = float(steps.sum())
-            k = int(np.nanargmax(f1))
+            k = best_bin(f1)
             best_t, best_f1 = float(thresholds[k]), float(f1[k])
             best_p, best_r = _none_if_nan(precision[k]), float(recall[k])
         return PrCurve(
@@ -188,6 +188,45 @@ class ProbabilityHistogram:
             best_precision=best_p,
             best_recall=best_r,
         )
+
+
+def best_bin(f1: np.ndarray) -> int:
+    """The threshold bin of best F1: the one threshold choice training and reports share.
+
+    Bin 0 (threshold 0: every pixel positive) never wins; among equal F1 the
+    bin nearest the middle (0.5) does, so clean classes get 0.5, not the
+    lowest threshold that separates them.
+    """
+    scores = np.nan_to_num(np.asarray(f1, dtype=np.float64), nan=-1.0)
+    half = len(scores) // 2
+    return max(range(1, len(scores)), key=lambda b: (scores[b], -abs(b - half)))
+
+
+def _scores(tp: float, fp: float, fn: float) -> tuple[float, float, float, float]:
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    iou = tp / (tp + fp + fn) if tp + fp + fn else 0.0
+    return precision, recall, f1, iou
+
+
+def sweep(pos_hist: np.ndarray, neg_hist: np.ndarray) -> dict[str, float]:
+    """Scores at 0.5 and at the F1-best threshold (`best_bin`), from histograms of probabilities.
+
+    Bin b counts pixels with floor(p * bins) == b, so "p >= b / bins" is "bin >= b".
+    Training's validation calls it every epoch; undefined scores are 0.0 here.
+    """
+    tp = pos_hist[::-1].cumsum()[::-1].tolist()
+    fp = neg_hist[::-1].cumsum()[::-1].tolist()
+    total = int(pos_hist.sum())
+    table = [_scores(tp[b], fp[b], total - tp[b]) for b in range(len(pos_hist))]
+    half = len(pos_hist) // 2
+    best = best_bin(np.array([row[2] for row in table]))
+    out = dict(zip(("precision", "recall", "f1", "iou"), table[half], strict=True))
+    keys = ("best_precision", "best_recall", "best_f1", "best_iou")
+    out.update(zip(keys, table[best], strict=True))
+    out["best_threshold"] = best / len(pos_hist)
+    return out
 
 
 def _none_if_nan(value: float) -> float | None:

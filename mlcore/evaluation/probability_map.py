@@ -24,7 +24,7 @@ from scipy.sparse.csgraph import connected_components
 from mlcore.errors import MlcoreError
 from mlcore.evaluation.metrics import ConfusionCounts, ProbabilityHistogram
 from mlcore.evaluation.pixels import BLOCK, EvalGrid, PolygonBurner
-from mlcore.raster.geotiff import open_geotiff
+from mlcore.raster.geotiff import open_geotiff, pixels_to_map
 
 
 class ProbabilityMapError(MlcoreError):
@@ -143,7 +143,7 @@ def scan_probability_map(
         pieces.extend(_pixel_polygons(pred, window))
     polygons = _glue_pieces(np.array(pieces, dtype=object))
     notes = [decoding.note] if decoding.note else []
-    return ProbabilityScan(counts, histogram, _to_map(polygons, ds.transform), grid, notes)
+    return ProbabilityScan(counts, histogram, pixels_to_map(polygons, ds.transform), grid, notes)
 
 
 def _check_range(values: np.ndarray, ds: DatasetReader) -> None:
@@ -184,14 +184,3 @@ def _glue_pieces(pieces: np.ndarray) -> np.ndarray:
     for group in np.split(order, starts[1:]):
         glued.append(pieces[group[0]] if len(group) == 1 else shapely.union_all(pieces[group]))
     return np.array(glued, dtype=object)
-
-
-def _to_map(polygons: np.ndarray, transform: Affine) -> np.ndarray:
-    """Pixel (col, row) coordinates to the raster's CRS."""
-    a, b, c, d, e, f = transform[:6]
-
-    def apply(coords: np.ndarray) -> np.ndarray:
-        col, row = coords[:, 0], coords[:, 1]
-        return np.column_stack((a * col + b * row + c, d * col + e * row + f))
-
-    return shapely.transform(polygons, apply)

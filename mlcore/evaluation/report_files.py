@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import numpy as np
 import pyogrio
 from matplotlib.figure import Figure
 
+from mlcore.atomic import write_atomic
 from mlcore.evaluation.area_frequency import AreaFrequency
 from mlcore.evaluation.metrics import PrCurve
 from mlcore.evaluation.report import Report
@@ -61,11 +60,7 @@ def write_json(report: Report, path: str | Path) -> Path:
     path = Path(path)
     text = json.dumps(report.to_json(), indent=1, allow_nan=False)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, text)
 
 
 def summary_rows(report: Report) -> list[tuple[str, str, object]]:

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from mlcore.atomic import fsync_dir, write_atomic
 from mlcore.errors import MlcoreError
 
 _CHUNK = 1 << 20
@@ -48,25 +49,6 @@ def _pending_path(path: Path) -> Path:
     return path.with_name(path.name + ".pending")
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so that readers see the old or the new file, never half."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
 def save_checkpoint(obj: dict[str, Any], path: str | Path) -> str:
     """Write `obj` to `path` atomically, its hash to `<path>.sha256`; return the hash."""
     path = Path(path)
@@ -78,7 +60,7 @@ def save_checkpoint(obj: dict[str, Any], path: str | Path) -> str:
     digest = sha256_of(pending)
     write_atomic(sidecar_path(path), f"{digest}  {path.name}\n".encode())
     os.replace(pending, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return digest
 
 
@@ -103,7 +85,7 @@ def recover_checkpoint(path: str | Path) -> str | None:
     if pending.exists():
         if expected is not None and sha256_of(pending) == expected:
             os.replace(pending, path)
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
         else:
             pending.unlink()
     if expected is None or not path.exists():

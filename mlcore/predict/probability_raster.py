@@ -25,9 +25,10 @@ from rasterio.crs import CRS
 from rasterio.io import DatasetWriter
 from rasterio.windows import Window
 
+from mlcore.atomic import atomic_path
 from mlcore.errors import MlcoreError
 from mlcore.predict.tiling import Block
-from mlcore.raster.geotiff import atomic_output, open_geotiff, write_cog
+from mlcore.raster.geotiff import open_geotiff, write_cog
 
 SCALE = 254
 NODATA = 255
@@ -101,7 +102,7 @@ def write_block(
     path = out_dir / f"block-{block.index:05d}-of-{block.count:05d}.tif"
     block_transform = rasterio.windows.transform(block.window, transform)
     profile = _profile(block.width, block.height, crs, block_transform)
-    with atomic_output(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
         _describe(dst)
         dst.update_tags(**{BLOCK_TAG: json.dumps(block.to_dict())})
         dst.write(data, 1)

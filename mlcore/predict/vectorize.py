@@ -11,8 +11,6 @@ the number of landslides, not with the map.
 
 from __future__ import annotations
 
-import os
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,10 +24,11 @@ from rasterio.features import shapes
 from rasterio.windows import Window
 from scipy import ndimage
 
+from mlcore.atomic import atomic_path
 from mlcore.errors import MlcoreError
 from mlcore.predict.probability_raster import NODATA, SCALE, threshold_value
-from mlcore.raster.geotiff import SceneReader
-from mlcore.vector.polygons import geodesic_area_m2
+from mlcore.raster.geotiff import SceneReader, pixels_to_map
+from mlcore.vector.areas import areas_m2
 
 COLUMNS = ("area_m2", "mean_prob", "max_prob")
 _CROSS = ndimage.generate_binary_structure(2, 1)
@@ -158,7 +157,7 @@ def _polygons(
         groups.setdefault(int(root_of[gid]), []).append(piece)
     roots = list(groups)
     geoms = np.array([shapely.union_all(groups[r]) for r in roots], dtype=object)
-    geoms = shapely.transform(geoms, lambda xy: _to_map(xy, transform))
+    geoms = pixels_to_map(geoms, transform)
     geoms = _fill_holes(geoms, crs, min_area if max_hole is None else max_hole)
     frame = gpd.GeoDataFrame(
         {
@@ -169,21 +168,6 @@ def _polygons(
         geometry=gpd.GeoSeries(geoms, crs=crs),
     )
     return frame[frame["area_m2"] >= min_area].reset_index(drop=True)
-
-
-def _to_map(xy: np.ndarray, t: Affine) -> np.ndarray:
-    """Pixel (col, row) coordinates to the map's, for a north-up grid."""
-    return np.column_stack((t.c + t.a * xy[:, 0], t.f + t.e * xy[:, 1]))
-
-
-def areas_m2(geoms: np.ndarray, crs: CRS) -> np.ndarray:
-    """Areas in square metres: planar in a projected CRS (in its units), geodesic in lon/lat."""
-    if len(geoms) == 0:
-        return np.zeros(0)
-    if crs.is_geographic:
-        return geodesic_area_m2(geoms)
-    factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
-    return shapely.area(geoms) * factor**2
 
 
 def _fill_holes(geoms: np.ndarray, crs: CRS, max_hole: float) -> np.ndarray:
@@ -201,15 +185,8 @@ def _fill_holes(geoms: np.ndarray, crs: CRS, max_hole: float) -> np.ndarray:
 
 
 def write_polygons_gpkg(frame: gpd.GeoDataFrame, path: Path, layer: str = "landslides") -> Path:
-    """Write the polygons as a GeoPackage in their CRS, all or nothing (an empty layer is fine).
-
-    The temporary file beside `path` ends in .gpkg, as GDAL wants of a GeoPackage.
-    """
+    """Write the polygons as a GeoPackage in their CRS, all or nothing (an empty layer is fine)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.gpkg")
-    try:
+    with atomic_path(path) as tmp:
         pyogrio.write_dataframe(frame, tmp, layer=layer, driver="GPKG", geometry_type="Polygon")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path

@@ -9,7 +9,6 @@ module turns GDAL's network access off (see `mlcore.gdal_env`).
 from __future__ import annotations
 
 import contextlib
-import os
 import uuid
 import warnings
 from collections.abc import Iterator, Sequence
@@ -27,6 +26,7 @@ from rasterio.io import DatasetReader
 from rasterio.windows import Window
 from rio_cogeo.cogeo import cog_translate, cog_validate
 
+from mlcore.atomic import atomic_path
 from mlcore.errors import MlcoreError
 from mlcore.gdal_env import apply_network_policy, refused_path
 
@@ -150,22 +150,15 @@ def inspect_geotiff(path: str | Path, *, max_samples: int) -> RasterInfo:
     return info
 
 
-@contextlib.contextmanager
-def atomic_output(dst: str | Path) -> Iterator[Path]:
-    """Give a temporary path beside dst that replaces dst only if the block succeeds.
+def pixels_to_map(geoms: np.ndarray, transform: Affine) -> np.ndarray:
+    """Geometries in pixel (col, row) coordinates moved into the raster's CRS by its transform."""
+    a, b, c, d, e, f = transform[:6]
 
-    Readers never see a half-written file, and a failure leaves nothing behind.
-    The name is random rather than made by mkstemp, whose 0600 mode would
-    follow the file into place and hide it from other service users.
-    """
-    dst = Path(dst)
-    tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, dst)
-    finally:
-        tmp.unlink(missing_ok=True)
-        Path(f"{tmp}.aux.xml").unlink(missing_ok=True)
+    def apply(coords: np.ndarray) -> np.ndarray:
+        col, row = coords[:, 0], coords[:, 1]
+        return np.column_stack((a * col + b * row + c, d * col + e * row + f))
+
+    return shapely.transform(geoms, apply)
 
 
 # Below this many bytes rio-cogeo builds the intermediate file in memory; above
@@ -215,7 +208,7 @@ def write_cog(
         }
         size = ds.width * ds.height * ds.count * np.dtype(dtype).itemsize
         in_memory = size <= _IN_MEMORY_BYTES
-        with atomic_output(dst) as tmp, _refusing_unreadable(src):
+        with atomic_path(dst) as tmp, _refusing_unreadable(src):
             cog_translate(
                 ds,
                 tmp,

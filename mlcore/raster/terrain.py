@@ -21,7 +21,8 @@ from affine import Affine
 from rasterio.windows import Window
 from scipy import ndimage
 
-from mlcore.raster.geotiff import RasterError, RasterInfo, SceneReader, atomic_output
+from mlcore.atomic import atomic_path
+from mlcore.raster.geotiff import RasterError, RasterInfo, SceneReader
 
 SLOPE_NODATA = -9999.0
 HILLSHADE_NODATA = 0
@@ -134,7 +135,7 @@ def _write_derivative(
             "predictor": 3 if dtype == "float32" else 2,
             "bigtiff": "IF_SAFER",
         }
-        with atomic_output(out) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        with atomic_path(out) as tmp, rasterio.open(tmp, "w", **profile) as dst:
             dst.set_band_description(1, description)
             for window in reader.block_windows(block_size):
                 z, valid = _read_with_halo(reader, window)

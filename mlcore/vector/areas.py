@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from geopandas import GeoSeries
-from pyproj import Geod
+from pyproj import CRS, Geod
 from shapely.geometry.base import BaseGeometry
 
 _GEOD = Geod(ellps="WGS84")
@@ -118,3 +118,13 @@ def _winding_numbers(ring: np.ndarray, points: np.ndarray) -> np.ndarray:
     up = (y0 <= py) & (y1 > py) & (side > 0)
     down = (y0 > py) & (y1 <= py) & (side < 0)
     return up.sum(axis=1) - down.sum(axis=1)
+
+
+def areas_m2(geoms: np.ndarray, crs: CRS) -> np.ndarray:
+    """Areas in square metres: planar in a projected CRS (in its units), geodesic in lon/lat."""
+    if len(geoms) == 0:
+        return np.zeros(0)
+    if crs.is_geographic:
+        return geodesic_area_m2(geoms)
+    factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+    return shapely.area(geoms) * factor**2

@@ -8,10 +8,7 @@ after a round trip instead of turning into text.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -20,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
+from mlcore.atomic import atomic_path
 from mlcore.vector.formats import SHAPEFILE_PARTS, VectorFileError
 
 WRITABLE_SUFFIXES: tuple[str, ...] = (".geojson", ".json", ".gpkg", ".zip")
@@ -28,30 +26,25 @@ WRITABLE_SUFFIXES: tuple[str, ...] = (".geojson", ".json", ".gpkg", ".zip")
 def write_layer(frame: geopandas.GeoDataFrame, path: Path, driver: str) -> None:
     """Write `frame` as one layer at `path`, whole or not at all.
 
-    The file is built in a temporary folder beside `path` and moved over it
-    with os.replace, so a reader never sees half a file.
+    The file (and a Shapefile's parts) is built in `mlcore.atomic`'s private
+    folder beside `path` and moved over it, so a reader never sees half a file.
     """
     frame = _writable_columns(frame, shapefile=driver == "ESRI Shapefile")
-    folder = Path(tempfile.mkdtemp(prefix=".scarp-write-", dir=path.parent))
-    try:
-        stem = re.sub(r"[^A-Za-z0-9_-]", "_", path.stem) or "landslides"
+    stem = re.sub(r"[^A-Za-z0-9_-]", "_", path.stem) or "landslides"
+    with atomic_path(path) as built:
+        folder = built.parent
         if driver == "ESRI Shapefile":
             pyogrio.write_dataframe(frame, folder / f"{stem}.shp", driver=driver, encoding="UTF-8")
-            built = folder / "out.zip"
             with zipfile.ZipFile(built, "w", zipfile.ZIP_DEFLATED) as archive:
                 for suffix in SHAPEFILE_PARTS:
                     part = folder / f"{stem}{suffix}"
                     if part.exists():
                         archive.write(part, arcname=part.name)
         else:
-            built = folder / f"{stem}{path.suffix.lower()}"
             options = _layer_options(frame, driver)
             pyogrio.write_dataframe(
                 frame, built, driver=driver, layer=stem, layer_options=options or None
             )
-        os.replace(built, path)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _layer_options(frame: geopandas.GeoDataFrame, driver: str) -> dict[str, str]:
