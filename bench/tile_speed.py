@@ -4,15 +4,22 @@
 
 Imagery: a --size x --size three-band uint8 scene at 0.5 m is stored as a COG
 by the app's own import, then the same tiles (zooms 15 to 18, over the scene)
-are rendered as 256-pixel PNGs twice, interleaved: by rio-tiler called
-directly (Reader.tile, rescale from the stored p2/p98, render) and through
-the tile endpoint (Django's test client: middleware, session login, scene
-lookup scoped to the user's projects, ETag). Target: endpoint within 1.2x.
+are rendered as 256-pixel tiles, interleaved: by rio-tiler called directly
+(Reader.tile, rescale from the stored p2/p98, render as PNG and as JPEG) and
+through the tile endpoint (Django's test client: middleware, session login,
+scene lookup scoped to the user's projects, ETag, the server's tile cache).
+The endpoint is timed three ways: `.png` first render (the cache is emptied
+before each round, so every request renders), the map's extension-less URL
+first render (the server picks JPEG where every pixel has data, PNG at the
+scene's edge), and the same URL repeated (served from the tile cache).
+Targets: first render within 1.1x of rio-tiler direct in the same format;
+a repeated tile under 5 ms.
 
 Vector tiles: --polygons landslides (17-vertex rings, log-normal areas of 50
 to 50,000 m2) are put into one inventory by a single INSERT ... SELECT over
 generate_series, then ANALYZEd; tiles at zooms 10 to 17 over that area are
-fetched through the endpoint (ST_AsMVT in PostGIS). Target: p95 under 100 ms.
+fetched through the endpoint (ST_AsMVT in PostGIS). Target: p95 under 100 ms
+at every zoom.
 
 Everything runs inside one transaction that is rolled back, in a temporary
 MEDIA_ROOT: the development database and media are left as they were.
@@ -46,8 +53,9 @@ from django.test import Client  # noqa: E402
 from rio_tiler.io import Reader  # noqa: E402
 
 from inventories.models import Inventory, Membership, Project, Role  # noqa: E402
+from inventories.services import tile_cache  # noqa: E402
 from inventories.services.scenes import scene_import  # noqa: E402
-from mlcore import render  # noqa: E402
+from mlcore.raster import render  # noqa: E402
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 ORIGIN = (500_000.0, 3_450_000.0)  # UTM 47N, about 99.0 E 31.2 N
@@ -101,7 +109,8 @@ def tiles_over(bounds: tuple[float, float, float, float], zooms, per_zoom: int, 
     return chosen
 
 
-def bench_imagery(client: Client, scene, tiles, rounds: int) -> dict[str, list[float]]:
+def bench_imagery(client: Client, scene, tiles, rounds: int):
+    """Milliseconds per tile for each way, and the mean bytes of what each returned."""
     style = render.style_for(
         preset="truecolor",
         band_names=scene.band_names,
@@ -110,30 +119,50 @@ def bench_imagery(client: Client, scene, tiles, rounds: int) -> dict[str, list[f
     )
     path = str(scene.path)
 
-    def direct(t):
+    def direct(t, fmt: str) -> int:
         with Reader(path) as src:
             image = src.tile(t.x, t.y, t.z, tilesize=256, indexes=style.bands)
-        image.rescale(in_range=style.stretch).render(img_format="PNG")
+        return len(image.rescale(in_range=style.stretch).render(img_format=fmt))
 
-    def endpoint(t):
+    def endpoint(t, ext: str) -> int:
         response = client.get(
-            f"/api/scenes/{scene.pk}/tiles/{t.z}/{t.x}/{t.y}.png?preset=truecolor"
+            f"/api/scenes/{scene.pk}/tiles/{t.z}/{t.x}/{t.y}{ext}?preset=truecolor"
         )
         assert response.status_code == 200, response.content[:200]
+        return len(response.content)
 
-    runs = {"direct": direct, "endpoint": endpoint}
-    times: dict[str, list[float]] = {name: [] for name in runs}
+    runs = {
+        "direct PNG": lambda t: direct(t, "PNG"),
+        "endpoint .png": lambda t: endpoint(t, ".png"),
+        "direct JPEG": lambda t: direct(t, "JPEG"),
+        "endpoint auto": lambda t: endpoint(t, ""),
+    }
+    times: dict[str, list[float]] = {name: [] for name in [*runs, "endpoint repeated"]}
+    sizes: dict[str, list[int]] = {name: [] for name in times}
+    renders = 0
     for t in tiles[:5]:  # warm GDAL's caches and Django's imports
-        direct(t)
-        endpoint(t)
+        for run in runs.values():
+            run(t)
+
+    def timed(name: str, run, t) -> None:
+        start = time.perf_counter()
+        sizes[name].append(run(t))
+        times[name].append((time.perf_counter() - start) * 1000)
+
     for round_ in range(rounds):
+        tile_cache.scene_tiles_forget(scene.pk)  # every endpoint request below renders
+        before = tile_cache.renders
         for i, t in enumerate(tiles):
-            order = ("direct", "endpoint") if (i + round_) % 2 == 0 else ("endpoint", "direct")
-            for name in order:
-                start = time.perf_counter()
-                runs[name](t)
-                times[name].append((time.perf_counter() - start) * 1000)
-    return times
+            pairs = [("direct PNG", "endpoint .png"), ("direct JPEG", "endpoint auto")]
+            for pair in pairs:
+                for name in pair if (i + round_) % 2 == 0 else pair[::-1]:
+                    timed(name, runs[name], t)
+        renders += tile_cache.renders - before
+        before = tile_cache.renders
+        for t in tiles:
+            timed("endpoint repeated", runs["endpoint auto"], t)
+        assert tile_cache.renders == before, "a repeated tile was rendered again"
+    return times, sizes, renders
 
 
 INSERT_POLYGONS = """
@@ -214,7 +243,9 @@ def main() -> None:
                 scene = make_scene(project, args.size, Path(tmp))
                 bounds = scene.footprint.extent
                 image_tiles = tiles_over(bounds, range(15, 19), args.tiles_per_zoom, seed=1)
-                imagery = bench_imagery(client, scene, image_tiles, args.rounds)
+                imagery, image_bytes, renders = bench_imagery(
+                    client, scene, image_tiles, args.rounds
+                )
 
                 inventory = Inventory.objects.create(project=project, name="bench")
                 west, south = bounds[0], bounds[1]
@@ -229,24 +260,46 @@ def main() -> None:
 
     print()
     print(f"{'request':<46} {'n':>5} {'median ms':>9} {'p95 ms':>9}")
-    print(row("rio-tiler direct, 256 px PNG, z15-18", imagery["direct"]))
-    print(row("GET /api/scenes/{id}/tiles/z/x/y.png", imagery["endpoint"]))
-    d_med, d_p95 = percentiles(imagery["direct"])
-    e_med, e_p95 = percentiles(imagery["endpoint"])
+    labels = {
+        "direct PNG": "rio-tiler direct, 256 px PNG, z15-18",
+        "endpoint .png": "GET .../tiles/z/x/y.png, first render",
+        "direct JPEG": "rio-tiler direct, 256 px JPEG",
+        "endpoint auto": "GET .../tiles/z/x/y (server picks), first",
+        "endpoint repeated": "GET .../tiles/z/x/y again (tile cache)",
+    }
+    for name, label in labels.items():
+        kb = sum(image_bytes[name]) / len(image_bytes[name]) / 1024
+        print(row(label, imagery[name], f"{kb:.1f} kB"))
+    for direct, endpoint in (("direct PNG", "endpoint .png"), ("direct JPEG", "endpoint auto")):
+        d_med, d_p95 = percentiles(imagery[direct])
+        e_med, e_p95 = percentiles(imagery[endpoint])
+        print(
+            f"{'  ' + endpoint + ' / ' + direct:<46} {'':>5} {e_med / d_med:>8.2f}x "
+            f"{e_p95 / d_p95:>8.2f}x  (target <= 1.1x)"
+        )
+    r_med, r_p95 = percentiles(imagery["endpoint repeated"])
+    verdict = "met" if r_p95 < 5 else "NOT met"
     print(
-        f"{'  endpoint / direct':<46} {'':>5} {e_med / d_med:>8.2f}x {e_p95 / d_p95:>8.2f}x"
-        "  (target <= 1.2x)"
+        f"  repeated tile: median {r_med:.1f} ms, p95 {r_p95:.1f} ms (target < 5 ms: {verdict}); "
+        f"{renders} renders for {len(imagery['endpoint .png']) * 2} first requests"
     )
     print(f"{args.polygons:,} polygons inserted in {seconds:.1f} s (one INSERT ... SELECT)")
     every = [ms for samples in vectors.values() for ms in samples]
+    worst = 0.0
     for z in sorted(vectors):
         mean_kb = sum(sizes[z]) / len(sizes[z]) / 1024
+        worst = max(worst, percentiles(vectors[z])[1])
         print(
             row(f"GET /api/inventories/{{id}}/tiles/{z}/x/y.mvt", vectors[z], f"{mean_kb:.0f} kB")
         )
-    median, p95 = percentiles(every)
-    verdict = "met" if p95 < 100 else "NOT met"
-    print(row("  all vector tiles, z10-17", every, f"(target p95 < 100 ms: {verdict})"))
+    verdict = "met" if worst < 100 else "NOT met"
+    print(
+        row(
+            "  all vector tiles, z10-17",
+            every,
+            f"(worst zoom p95 {worst:.0f} ms; target p95 < 100 ms at every zoom: {verdict})",
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -90,7 +90,7 @@ def _by_kind(inventories: list[Inventory], first: str) -> list[Inventory]:
 def _tiles(scene: Scene | None) -> str | None:
     if scene is None:
         return None
-    return f"/api/scenes/{scene.pk}/tiles/{{z}}/{{x}}/{{y}}.png"
+    return f"/api/scenes/{scene.pk}/tiles/{{z}}/{{x}}/{{y}}"
 
 
 @login_required

@@ -110,6 +110,9 @@ SCARP_MAX_VECTOR_BYTES = envint("SCARP_MAX_VECTOR_BYTES", str(2 * 1024**3))
 SCARP_MAX_VECTOR_FEATURES = envint("SCARP_MAX_VECTOR_FEATURES", "1000000")
 # An inventory with more polygons than this is exported by a job, not inside the request.
 SCARP_EXPORT_SYNC_MAX_POLYGONS = envint("SCARP_EXPORT_SYNC_MAX_POLYGONS", "5000")
+# Rendered imagery tiles are kept under MEDIA_ROOT/tile-cache/<scene id>/ and served from
+# there to everyone; a scene's tiles go with the scene. Off: every request renders.
+SCARP_TILE_CACHE = envbool("SCARP_TILE_CACHE", "true")
 # GDAL reads local files only (no HTTP, /vsicurl/, /vsis3/...) unless an operator
 # turns this on; applied here so the web app and every worker start that way.
 SCARP_GDAL_ALLOW_NETWORK = envbool("SCARP_GDAL_ALLOW_NETWORK", "false")

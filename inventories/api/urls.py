@@ -50,7 +50,7 @@ urlpatterns = [
     path("inventories/<int:inventory_pk>/review/", include("inventories.api.review")),
     path("projects/<int:project_pk>/ogc/", include("inventories.api.ogc_urls")),
     re_path(
-        r"^scenes/(?P<pk>\d+)/tiles/(?P<z>\d+)/(?P<x>\d+)/(?P<y>\d+)\.(?P<fmt>png|webp)$",
+        r"^scenes/(?P<pk>\d+)/tiles/(?P<z>\d+)/(?P<x>\d+)/(?P<y>\d+)(?:\.(?P<fmt>png|webp))?$",
         SceneTileView.as_view(),
         name="scene-tile",
     ),

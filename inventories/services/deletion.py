@@ -3,7 +3,7 @@
 The rows go in the transaction; their files go only once it commits
 (`transaction.on_commit`), so a delete that rolls back keeps both, and a
 committed one leaves nothing under MEDIA_ROOT. What owns which files:
-a scene its COG, a model version its directory, a report its folder, a job
+a scene its COG and its cached tiles, a model version its directory, a report its folder, a job
 its upload, its staging folder and its export file.
 """
 
@@ -24,6 +24,7 @@ from inventories.selectors.projects import require
 from inventories.services.exports import EXPORTS_FOLDER
 from inventories.services.files import media_path
 from inventories.services.jobs import upload_of
+from inventories.services.tile_cache import FOLDER as TILE_CACHE
 
 
 def remove_after_commit(relatives: Iterable[str]) -> None:
@@ -81,6 +82,7 @@ def project_delete(*, project: Project, user) -> None:
         )
     with transaction.atomic():
         relatives = list(project.scenes.values_list("file", flat=True))
+        relatives += [f"{TILE_CACHE}/{pk}" for pk in project.scenes.values_list("pk", flat=True)]
         relatives += [d for d in project.model_versions.values_list("directory", flat=True) if d]
         relatives += _report_folders(project.reports.all())
         relatives += job_files(project.jobs.all())

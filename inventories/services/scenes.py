@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,8 +18,8 @@ from inventories.errors import InvalidInput
 from inventories.models import Project, Scene
 from inventories.services.files import media_path, new_relative_path, staged_files
 from inventories.services.names import check_name, fit_name
-from mlcore import io as rio
-from mlcore import terrain
+from inventories.services.tile_cache import scene_tiles_forget
+from mlcore.raster import geotiff, terrain
 
 Progress = Callable[[float, str], None]
 
@@ -27,17 +28,17 @@ def _no_progress(fraction: float, message: str) -> None:
     pass
 
 
-def scene_check(path: Path, *, band_names: Sequence[str] | None = None) -> rio.RasterInfo:
+def scene_check(path: Path, *, band_names: Sequence[str] | None = None) -> geotiff.RasterInfo:
     """Refuse a raster before anything is stored: not a GeoTIFF, no CRS, too large.
 
     Too large counts what the header declares, in samples and in bytes: a
     sparse or compressed file of a few kilobytes can declare tens of gigabytes,
     which the conversion to a COG would then write out in full.
     """
-    info = rio.inspect_geotiff(path, max_samples=settings.SCARP_MAX_RASTER_SAMPLES)
+    info = geotiff.inspect_geotiff(path, max_samples=settings.SCARP_MAX_RASTER_SAMPLES)
     declared = info.samples * np.dtype(info.dtype).itemsize
     if declared > settings.SCARP_MAX_RASTER_BYTES:
-        raise rio.RasterTooLarge(
+        raise geotiff.RasterTooLarge(
             f"{path.name} declares {declared / 1e9:,.1f} GB of pixels ({info.width} x "
             f"{info.height} pixels, {info.count} bands of {info.dtype}), more than the limit "
             f"of {settings.SCARP_MAX_RASTER_BYTES / 1e9:,.1f} GB (SCARP_MAX_RASTER_BYTES); "
@@ -126,7 +127,7 @@ def scene_import(
     return scenes
 
 
-def _default_band_names(info: rio.RasterInfo) -> list[str]:
+def _default_band_names(info: geotiff.RasterInfo) -> list[str]:
     return [desc or f"band {i}" for i, desc in enumerate(info.band_descriptions, start=1)]
 
 
@@ -148,19 +149,20 @@ def _store_cog(
     target = media_path(relative)
     target.parent.mkdir(parents=True, exist_ok=True)
     written.append(target)
-    rio.write_cog(source, target, nodata=nodata, descriptions=bands)
+    geotiff.write_cog(source, target, nodata=nodata, descriptions=bands)
     return relative
 
 
 def scene_register(*, relative: str, band_names: list[str], **fields) -> Scene:
     """Describe a COG the server wrote under MEDIA_ROOT as a Scene row."""
     path = media_path(relative)
-    info = rio.inspect_geotiff(path, max_samples=settings.SCARP_MAX_RASTER_SAMPLES)
-    stats = rio.band_statistics(path)
-    footprint = rio.footprint_wgs84(path)
+    info = geotiff.inspect_geotiff(path, max_samples=settings.SCARP_MAX_RASTER_SAMPLES)
+    stats = geotiff.band_statistics(path)
+    footprint = geotiff.footprint_wgs84(path)
     return Scene.objects.create(
         file=relative,
         size_bytes=path.stat().st_size,
+        checksum=file_checksum(path),
         width=info.width,
         height=info.height,
         band_count=info.count,
@@ -178,7 +180,16 @@ def scene_register(*, relative: str, band_names: list[str], **fields) -> Scene:
     )
 
 
-def _stats_dict(stats: rio.BandStats) -> dict[str, float]:
+def file_checksum(path: Path) -> str:
+    """sha256 of a file the server wrote: what the tile cache keys a scene's pixels by.
+
+    Read once at import (about a second per GB), never per tile.
+    """
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _stats_dict(stats: geotiff.BandStats) -> dict[str, float]:
     return {
         "p2": stats.p2,
         "p98": stats.p98,
@@ -193,9 +204,11 @@ def _stats_dict(stats: rio.BandStats) -> dict[str, float]:
 def scene_delete(*, scene: Scene) -> None:
     """Delete a scene, its derived scenes and their files (files after the commit)."""
     paths = [scene.path] + [d.path for d in scene.derived.all()]
+    pks = [scene.pk, *scene.derived.values_list("pk", flat=True)]
     with transaction.atomic():
         scene.delete()
         transaction.on_commit(lambda: [_remove_file(Path(p)) for p in paths])
+        transaction.on_commit(lambda: [scene_tiles_forget(pk) for pk in pks])
 
 
 def _remove_file(path: Path) -> None:

@@ -27,7 +27,11 @@ MIN_ZOOM = 0
 MAX_ZOOM = 24
 TILE_SIZES = (256, 512)
 MAX_BANDS = 3
-FORMATS = {"png": "PNG", "webp": "WEBP"}
+FORMATS = {"png": "PNG", "webp": "WEBP", "auto": "auto"}
+# JPEG for tiles where every pixel has data: at the scene's resolution about a tenth
+# of a PNG of the same imagery and several times faster to encode; quality 85 keeps
+# edges clean.
+JPEG_QUALITY = 85
 
 # Each preset names the bands it needs, in display order (red, green, blue
 # channels); every band is a list of names a scene may use for it.
@@ -174,7 +178,10 @@ def render_tile(
     tilesize: int = 256,
     img_format: str = "png",
 ) -> bytes | None:
-    """One web-mercator tile as PNG or WebP bytes, nodata transparent; None outside the scene.
+    """One web-mercator tile as PNG, WebP or "auto" bytes, nodata transparent; None outside.
+
+    "auto" picks per tile: JPEG where every pixel of the tile has data, PNG
+    where some must stay transparent (nodata, the scene's edge).
 
     Only the part of the tile the scene covers is read and warped. Asking
     rio-tiler for the whole tile would warp it at the scene's full
@@ -184,7 +191,7 @@ def render_tile(
     """
     check_tile(z, x, y, tilesize)
     if img_format not in FORMATS:
-        raise RenderError(f"Format {img_format!r} is not served; use png or webp.")
+        raise RenderError(f"Format {img_format!r} is not served; use png, webp or auto.")
     with open_geotiff(path) as dataset, Reader(str(path), dataset=dataset) as src:
         window = _covered(src, z, x, y, tilesize)
         if window is None:
@@ -210,7 +217,18 @@ def render_tile(
         data = canvas
     image = ImageData(data).rescale(in_range=style.stretch)
     colormap = cmap.get(style.colormap) if style.colormap else None
+    if img_format == "auto":
+        if image.mask.min() == 255 and not _transparent_colormap(style.colormap):
+            return image.render(img_format="JPEG", colormap=colormap, quality=JPEG_QUALITY)
+        img_format = "png"
     return image.render(img_format=FORMATS[img_format], colormap=colormap)
+
+
+@lru_cache(maxsize=32)
+def _transparent_colormap(name: str | None) -> bool:
+    """Whether a colour map makes some values transparent (then a tile needs PNG)."""
+    colours = cmap.get(name).values() if name else ()
+    return any(len(c) > 3 and c[3] < 255 for c in colours)
 
 
 def _covered(src: Reader, z: int, x: int, y: int, tilesize: int):
@@ -240,10 +258,10 @@ def _covered(src: Reader, z: int, x: int, y: int, tilesize: int):
 
 @lru_cache(maxsize=4)
 def empty_tile(tilesize: int, img_format: str) -> bytes:
-    """A fully transparent tile: what every request outside a scene answers."""
+    """A fully transparent tile: what every request outside a scene answers (PNG for auto)."""
     data = np.zeros((1, tilesize, tilesize), dtype="uint8")
     image = ImageData(np.ma.MaskedArray(data, mask=np.ones_like(data, dtype=bool)))
-    return image.render(img_format=FORMATS[img_format])
+    return image.render(img_format="PNG" if img_format == "auto" else FORMATS[img_format])
 
 
 @lru_cache(maxsize=1)

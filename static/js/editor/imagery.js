@@ -12,7 +12,7 @@ export function tileUrl(scene, { preset, band, colormap }) {
     params.set("bands", String(band || 1));
     if (colormap) params.set("colormap", colormap);
   }
-  return `/api/scenes/${scene.id}/tiles/{z}/{x}/{y}.png?${params}`;
+  return `/api/scenes/${scene.id}/tiles/{z}/{x}/{y}?${params}`;
 }
 
 function sceneLayer(scene, style, pane, opacity) {
