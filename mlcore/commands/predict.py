@@ -54,7 +54,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--min-area", type=float, default=0.0, metavar="M2", help="drop smaller polygons (m2)"
     )
-    parser.add_argument("--batch-size", type=int, default=8, metavar="N")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        metavar="N",
+        help="chips per forward pass (default: the fastest here, probed once per machine and "
+        "kept in the model directory)",
+    )
+    parser.add_argument(
+        "--channels-last",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="NHWC memory format for the network (default: whichever the probe found faster)",
+    )
+    parser.add_argument(
+        "--amp",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="mixed precision (default: on CUDA; on a CPU with native bfloat16 where the "
+        "probe found it faster and as exact as the stored map)",
+    )
     parser.add_argument(
         "--chip-size", type=int, metavar="N", help="chip side in pixels (default: as trained)"
     )
@@ -76,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
         chip_size=args.chip_size,
         overlap=args.overlap,
         batch_size=args.batch_size,
+        channels_last=args.channels_last,
+        amp=args.amp,
         block_size=args.block_size,
         device=args.device,
     )

@@ -37,6 +37,7 @@ from mlcore.data.model_input import Region, open_scene, read_region
 from mlcore.data.scenes import SceneSpec, StackedScene
 from mlcore.errors import MlcoreError
 from mlcore.modeldir.directory import load_model, read_config
+from mlcore.predict.forward_plan import ForwardPlan, cpu_has_bf16, forward_plan
 from mlcore.predict.postprocess import Postprocess
 from mlcore.predict.probability_raster import (
     encode,
@@ -66,21 +67,26 @@ class PredictionCancelled(Exception):  # noqa: N818 - reads as what happened
 class InferenceConfig:
     """How to run a model over a scene. None means "as the model was trained" (chip size)
     or a quarter of the chip (overlap); `amp` None means mixed precision on CUDA only.
+
+    `batch_size` and `channels_last` None mean "the fastest here": a rule on
+    CUDA, a short probe cached in the model directory on the CPU (see
+    `mlcore.predict.forward_plan`); a value given is used as it is.
     """
 
     chip_size: int | None = None
     overlap: int | None = None
-    batch_size: int = 8
+    batch_size: int | None = None
     block_size: int = 2048
     device: str = "auto"
     amp: bool | None = None
+    channels_last: bool | None = None
 
     def resolved(self, model_chip_size: int) -> InferenceConfig:
         """Concrete sizes, checked; a bad value is an MlcoreError that says which."""
         chip = self.chip_size or model_chip_size
         overlap = chip // 4 if self.overlap is None else self.overlap
         check_tiling(chip, overlap, self.block_size)
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise MlcoreError(f"The batch size must be at least 1, not {self.batch_size}.")
         return replace(self, chip_size=chip, overlap=overlap)
 
@@ -120,8 +126,11 @@ class Predictor:
         self.model_config: dict[str, Any] = read_config(self.model_dir)
         config = config or InferenceConfig()
         self.device = resolve_device(config.device)
-        if config.amp and self.device.type != "cuda":
-            raise MlcoreError("Mixed precision (amp) runs on CUDA only; leave it unset on the CPU.")
+        if config.amp and self.device.type != "cuda" and not cpu_has_bf16():
+            raise MlcoreError(
+                "Mixed precision (amp) runs on CUDA, or on a CPU with native bfloat16 "
+                "(AVX512-BF16, AMX); this CPU has neither: leave it unset."
+            )
         model, _, meta = load_model(self.model_dir, expected_sha256=expected_sha256)
         self.spec = meta["input"]
         self.threshold: float = float(meta["threshold"])
@@ -129,8 +138,33 @@ class Predictor:
         self.amp_dtype = _amp_dtype(self.device, config.amp)
         self.model = model.to(self.device)
         if self.device.type == "cuda":
-            self.model.to(memory_format=torch.channels_last)
             torch.backends.cudnn.benchmark = True
+        self.forward_choice = self._forward_plan()
+        self.config = replace(
+            self.config,
+            batch_size=self.forward_choice.batch_size,
+            channels_last=self.forward_choice.channels_last,
+        )
+        if self.forward_choice.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        if self.device.type == "cpu" and self.forward_choice.bf16:
+            self.amp_dtype = torch.bfloat16
+
+    def _forward_plan(self) -> ForwardPlan:
+        """Batch size and memory format: the user's where given, else the fastest here."""
+        cfg = self.config
+        if self.model_config["model"]["arch"] == "maskrcnn":  # lists of images, not a batch
+            return ForwardPlan(cfg.batch_size or 8, bool(cfg.channels_last), "given")
+        return forward_plan(
+            self.model,
+            self.device,
+            in_channels=len(self.spec.ranges),
+            chip_size=int(cfg.chip_size),
+            model_dir=self.model_dir,
+            batch_size=cfg.batch_size,
+            channels_last=cfg.channels_last,
+            amp=cfg.amp,
+        )
 
     def open_scene(self, scene_paths: Sequence[str | Path]) -> StackedScene:
         return open_scene(scene_paths, self.spec, self.model_config)
@@ -156,7 +190,7 @@ class Predictor:
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         """Probabilities (N, rows, cols) as float32 for a batch of prepared chips."""
-        if self.device.type == "cuda":
+        if self.config.channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
         enabled = self.amp_dtype is not None
         with torch.autocast(

@@ -1,0 +1,253 @@
+"""How a model's forward pass runs fastest here: batch size and memory format.
+
+Which configuration is fastest depends on the device, the model and the
+chip size, and not the way one would guess: on the 2-core development CPU a
+batch of 8 was the slow choice for the small U-Net, while channels_last
+(NHWC, which oneDNN's convolutions prefer) changed a ResNet encoder's speed
+several times over. So prediction does not guess on the CPU: the first time a
+model predicts on a machine, `forward_plan` times a short probe of batch
+sizes in both memory formats on chips of the model's size (a few seconds for
+the CPU recipe's model; larger batches are not tried once one forward takes
+over `PROBE_MAX_FORWARD_S` or the speed falls well below the best so far),
+keeps the fastest, and stores it in the model directory
+(`forward_plan.json`, keyed by CPU, thread count, chip size and torch
+version) so later predictions read it instead. On a CPU that computes
+bfloat16 natively (AVX512-BF16, AMX) the winner is timed again under
+bfloat16 autocast, which is kept only when it is at least 15% faster and its
+probabilities stay within two steps of the stored map (2/254) of float32's.
+On CUDA the rule is batch 16 in channels_last (with autocast, see
+InferenceConfig.amp).
+
+Whatever the user sets (`InferenceConfig.batch_size`, `.channels_last`,
+`.amp`; the CLI's `--batch-size`, `--channels-last`, `--amp`) is used as given; what is left
+open comes from the rule or the (cached) probe.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+PLAN_FILE = "forward_plan.json"
+CUDA_BATCH = 16
+PROBE_BATCHES = (1, 2, 4, 8, 16, 32)
+PROBE_MAX_FORWARD_S = 1.0
+# Each configuration runs forwards until this much time is spent (at least two).
+PROBE_SECONDS = 0.3
+# bfloat16 must gain this much, and stay this close to float32's probabilities (the stored
+# map's step is 1/254), to be chosen.
+BF16_MIN_GAIN = 1.15
+BF16_MAX_DIFF = 2 / 254
+
+
+@dataclass(frozen=True)
+class ForwardPlan:
+    """How the forward pass runs: chips per batch, memory format, and where that came from."""
+
+    batch_size: int
+    channels_last: bool
+    source: str  # "given", "rule", "probe" or "cached probe"
+    chips_per_s: float | None = None
+    bf16: bool = False  # bfloat16 autocast on a CPU that computes it natively
+
+
+def forward_plan(
+    model: torch.nn.Module,
+    device: torch.device,
+    *,
+    in_channels: int,
+    chip_size: int,
+    model_dir: Path | None = None,
+    batch_size: int | None = None,
+    channels_last: bool | None = None,
+    amp: bool | None = None,
+) -> ForwardPlan:
+    """The configuration to predict with: the user's where given, else the rule or the probe.
+
+    `amp` None lets the probe try bfloat16 on a CPU that has it; False keeps float32.
+    """
+    if batch_size is not None and channels_last is not None and amp is not None:
+        return ForwardPlan(batch_size, channels_last, "given", bf16=bool(amp))
+    if device.type == "cuda":
+        return ForwardPlan(
+            CUDA_BATCH if batch_size is None else batch_size,
+            True if channels_last is None else channels_last,
+            "rule",
+        )
+    key = _machine_key(device, chip_size)
+    cached = _read_cached(model_dir, key)
+    if cached is None:
+        cached = probe(model, device, in_channels=in_channels, chip_size=chip_size)
+        _store(model_dir, key, cached)
+    if batch_size is None and channels_last is None and amp is None:
+        return cached
+    return ForwardPlan(
+        cached.batch_size if batch_size is None else batch_size,
+        cached.channels_last if channels_last is None else channels_last,
+        "given and probe",
+        bf16=cached.bf16 if amp is None else bool(amp),
+    )
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX): only then is it faster."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+@torch.inference_mode()
+def probe(
+    model: torch.nn.Module,
+    device: torch.device,
+    *,
+    in_channels: int,
+    chip_size: int,
+    batches: tuple[int, ...] = PROBE_BATCHES,
+) -> ForwardPlan:
+    """Time forward passes over batch sizes in both memory formats; the fastest wins.
+
+    Each configuration is timed over a few forwards in CPU time (see
+    `_seconds_per_forward`). On a CPU with native bfloat16 the winner is
+    tried with bfloat16 autocast too. The model is left in the memory format
+    it came in.
+    """
+    was_channels_last = _is_channels_last(model)
+    best: tuple[float, int, bool] | None = None
+    try:
+        for channels_last in (True, False):
+            model.to(
+                memory_format=torch.channels_last if channels_last else torch.contiguous_format
+            )
+            format_best = 0.0
+            for batch in batches:
+                x = torch.rand(batch, in_channels, chip_size, chip_size, device=device)
+                if channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                model(x)  # warm-up: oneDNN picks its kernels on the first call
+                seconds = _seconds_per_forward(model, x)
+                rate = batch / seconds
+                if best is None or rate > best[0]:
+                    best = (rate, batch, channels_last)
+                format_best = max(format_best, rate)
+                # Larger batches only cost more once one forward is long or speed falls away.
+                if seconds > PROBE_MAX_FORWARD_S or rate < 0.7 * format_best:
+                    break
+        assert best is not None
+        rate, batch, channels_last = best
+        model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        if cpu_has_bf16() and _bf16_faster_and_close(model, device, in_channels, chip_size, best):
+            return ForwardPlan(batch, channels_last, "probe", chips_per_s=rate, bf16=True)
+    finally:
+        model.to(
+            memory_format=torch.channels_last if was_channels_last else torch.contiguous_format
+        )
+    return ForwardPlan(batch, channels_last, "probe", chips_per_s=rate)
+
+
+def _bf16_faster_and_close(
+    model: torch.nn.Module, device: torch.device, in_channels: int, chip_size: int, best: tuple
+) -> bool:
+    """bfloat16 autocast at the best float32 configuration: kept only if at least
+    `BF16_MIN_GAIN` faster and its probabilities within `BF16_MAX_DIFF` of float32's."""
+    rate, batch, channels_last = best
+    x = torch.rand(batch, in_channels, chip_size, chip_size, device=device)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    exact = torch.sigmoid(model(x).float())
+    with torch.autocast(device.type, dtype=torch.bfloat16):
+        low = torch.sigmoid(model(x).float())
+        seconds = _seconds_per_forward(model, x)
+    close = float((low - exact).abs().max()) <= BF16_MAX_DIFF
+    return close and batch / seconds >= BF16_MIN_GAIN * rate
+
+
+def _seconds_per_forward(model: torch.nn.Module, x: torch.Tensor) -> float:
+    """Seconds one forward takes: CPU time of this process on the CPU, wall time on CUDA.
+
+    On a CPU shared with other work, wall time measures the neighbours: a
+    short batch-1 forward may run in a quiet moment while a long batch-32 one
+    is always interrupted. The CPU time this process spends (all its threads)
+    is the work the configuration costs, whatever the load.
+    """
+    clock = time.perf_counter if x.is_cuda else time.process_time
+    done, start = 0, clock()
+    while done < 2 or clock() - start < PROBE_SECONDS:
+        model(x)
+        if x.is_cuda:
+            torch.cuda.synchronize()
+        done += 1
+    return (clock() - start) / done
+
+
+def _is_channels_last(model: torch.nn.Module) -> bool:
+    for p in model.parameters():
+        if p.dim() == 4:
+            return p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+    return False
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _machine_key(device: torch.device, chip_size: int) -> str:
+    return (
+        f"{device.type}|{_cpu_name()}|cores={os.cpu_count()}|threads={torch.get_num_threads()}"
+        f"|chip={chip_size}|torch={torch.__version__}"
+    )
+
+
+def _read_cached(model_dir: Path | None, key: str) -> ForwardPlan | None:
+    if model_dir is None:
+        return None
+    try:
+        entry = json.loads((Path(model_dir) / PLAN_FILE).read_text())[key]
+        return ForwardPlan(
+            int(entry["batch_size"]),
+            bool(entry["channels_last"]),
+            "cached probe",
+            chips_per_s=float(entry["chips_per_s"]),
+            bf16=bool(entry.get("bf16", False)),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _store(model_dir: Path | None, key: str, plan: ForwardPlan) -> None:
+    """Add this machine's plan to the model directory's file; a read-only directory is fine."""
+    if model_dir is None:
+        return
+    path = Path(model_dir) / PLAN_FILE
+    try:
+        plans = json.loads(path.read_text()) if path.exists() else {}
+    except (OSError, ValueError):
+        plans = {}
+    plans[key] = {
+        "batch_size": plan.batch_size,
+        "channels_last": plan.channels_last,
+        "chips_per_s": plan.chips_per_s,
+        "bf16": plan.bf16,
+        "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".forward_plan-")
+        with os.fdopen(fd, "w") as fh:
+            json.dump(plans, fh, indent=2)
+        os.replace(tmp, path)
+    except OSError:
+        pass
