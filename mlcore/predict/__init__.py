@@ -1,1 +1,22 @@
-"""Prediction: blocks and chips, the predictor, probability rasters, polygons."""
+"""Prediction: blocks and chips, the predictor, probability rasters, polygons.
+
+`predictor.predict_scene` is the scene entry point (a model directory and
+rasters in, a probability COG and polygons out); `tiling` says where it
+looks, `probability_raster` how probabilities are stored, `vectorize` and
+`postprocess` how they become the polygons a mapper would draw.
+"""
+
+from mlcore._face import lazy_face, names
+
+_EXPORTS = names(
+    predictor=(
+        "InferenceConfig PredictResult Predictor merge_blocks plan_blocks predict_block "
+        "predict_scene scene_polygons"
+    ),
+    tiling="Block plan_grid",
+    probability_raster="BLOCK_TAG NODATA SCALE encode probability_writer threshold_value",
+    vectorize="write_polygons_gpkg",
+    postprocess="Postprocess",
+)
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_face(__name__, _EXPORTS)
