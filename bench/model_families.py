@@ -4,9 +4,10 @@ The data is a generated pre/post pair (tests/factories/change_scenes.py):
 landslides that appear after the event (the labels), and bright bare ground
 that is there on both dates. Single-image families see the post image only
 and cannot tell the two apart; the Siamese family sees both. Each family
-trains through its real path (mlcore.training.trainer, mlcore.models.mask_rcnn,
-mlcore.training.pretrain), predicts a second, unseen pair through mlcore.predict.predictor (and
-Mask R-CNN's polygons through mlcore.predict.instances), and is scored
+trains through its real path (mlcore.training.tuning.train_and_tune, which
+picks the family's task, and mlcore.training.pretrain), predicts a second,
+unseen pair through mlcore.predict.predictor (and Mask R-CNN's polygons
+through mlcore.predict.instances), and is scored
 against that pair's landslides: pixels at the model's own threshold, objects
 matched one to one at IoU >= 0.5.
 
@@ -31,12 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from mlcore.data import SceneSpec, label_scenes, read_vector  # noqa: E402
 from mlcore.evaluation.metrics import ConfusionCounts  # noqa: E402
 from mlcore.evaluation.objects import match_objects  # noqa: E402
-from mlcore.models.mask_rcnn import train_instances  # noqa: E402
-from mlcore.models.registry import ModelConfig, build_model  # noqa: E402
+from mlcore.models.registry import ModelConfig, build_model, family_of  # noqa: E402
 from mlcore.predict.predictor import predict_scene  # noqa: E402
 from mlcore.predict.probability_raster import NODATA, threshold_value  # noqa: E402
+from mlcore.training.config import TrainConfig  # noqa: E402
 from mlcore.training.pretrain import PretrainConfig, finetune_config, pretrain  # noqa: E402
-from mlcore.training.trainer import TrainConfig, train  # noqa: E402
+from mlcore.training.tuning import train_and_tune  # noqa: E402
 from tests.factories.change_scenes import make_change_pair  # noqa: E402
 from tests.factories.rasters import UTM47N  # noqa: E402
 
@@ -47,8 +48,14 @@ class Family:
     arch: str
     encoder: str
     quick_encoder: str | None = None  # a lighter one for --quick on a CPU
-    pair: bool = False
     pretrained: bool = False
+    batch_size: int = 8
+    lr: float = 3e-3
+
+    @property
+    def pair(self) -> bool:
+        """Whether the family sees the post,pre pair (its registry traits say so)."""
+        return family_of(self.arch).inputs == "pair"
 
 
 FAMILIES = (
@@ -57,8 +64,8 @@ FAMILIES = (
     Family("U-Net++", "unetplusplus", "resnet34"),
     Family("DeepLabv3+", "deeplabv3plus", "resnet34"),
     Family("SegFormer", "segformer", "mit_b0"),
-    Family("Siamese change", "siamese_unet", "resnet34", quick_encoder="none", pair=True),
-    Family("Mask R-CNN", "maskrcnn", "resnet34", quick_encoder="none"),
+    Family("Siamese change", "siamese_unet", "resnet34", quick_encoder="none"),
+    Family("Mask R-CNN", "maskrcnn", "resnet34", quick_encoder="none", batch_size=4, lr=2e-3),
     Family("U-Net pretrained", "unet", "none", pretrained=True),
 )
 
@@ -95,9 +102,9 @@ def _train(family: Family, model: ModelConfig, data, s: Settings, out: Path) -> 
     config = TrainConfig(
         model=model,
         epochs=s.epochs,
-        batch_size=4 if family.arch == "maskrcnn" else 8,
+        batch_size=family.batch_size,
         chip_size=s.chip,
-        lr=2e-3 if family.arch == "maskrcnn" else 3e-3,
+        lr=family.lr,
         chips_per_epoch=s.chips,
         early_stopping_patience=None,
         num_workers=0,
@@ -116,8 +123,7 @@ def _train(family: Family, model: ModelConfig, data, s: Settings, out: Path) -> 
         )
         pretrain(pre, unlabelled, out / "pretrained")
         config = finetune_config(config, out / "pretrained")
-    run = train_instances if family.arch == "maskrcnn" else train
-    run(config, scenes, scenes, out / "model")
+    train_and_tune(config, scenes, scenes, out / "model")  # the family's own task; no tuning
 
 
 def _scores(family: Family, model_dir: Path, test, reference, out: Path) -> dict[str, float]:

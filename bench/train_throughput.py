@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from mlcore.data import SceneSpec, label_scenes, read_vector  # noqa: E402
 from mlcore.models.registry import ModelConfig  # noqa: E402
 from mlcore.training.config import TrainConfig  # noqa: E402
-from mlcore.training.trainer import Trainer, make_loader, prepare_data  # noqa: E402
+from mlcore.training.segmentation import SegmentationTask  # noqa: E402
+from mlcore.training.trainer import Trainer, make_loader  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "baige"
 
@@ -40,14 +41,14 @@ def _time_steps(trainer: Trainer, batches, steps: int, warmup: int) -> float:
     """Chips per second over `steps` training steps after `warmup` untimed ones."""
     it = iter(batches)
     for _ in range(warmup):
-        trainer.train_step(*next(it))
+        trainer.train_step(next(it))
     _sync(trainer.device)
     start = time.perf_counter()
     chips = 0
     for _ in range(steps):
-        images, targets = next(it)
-        trainer.train_step(images, targets)
-        chips += images.shape[0]
+        batch = next(it)
+        trainer.train_step(batch)
+        chips += batch[0].shape[0]
     _sync(trainer.device)
     return chips / (time.perf_counter() - start)
 
@@ -96,9 +97,11 @@ def main() -> None:
         num_workers=args.workers,
         device=args.device,
     ).validate()
-    data = prepare_data(config, scenes, scenes, spec=None)
+    task = SegmentationTask(config, scenes, scenes)
+    task.prepare(None)
+    data = task.data
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(config, data, Path(tmp))
+        trainer = Trainer(task, Path(tmp))
         device = trainer.device
         loader = make_loader(data.train, data.sampler, config, device, drop_last=True)
         where = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"

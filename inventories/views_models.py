@@ -46,7 +46,10 @@ def model_list(request, pk: int):
             ]
         ),
         "inventories": project.inventories.filter(kind="reference"),
-        "architectures": ARCHITECTURES,
+        "families": [family.traits() for family in ARCHITECTURES.values()],
+        # What the page's script reads: each family's traits by name (a change model
+        # takes each place as a post,pre pair).
+        "config": {"families": {name: f.traits() for name, f in ARCHITECTURES.items()}},
         "jobs": jobs,
         "can_manage": can(request.user, project, Action.MANAGE),
         "pretrainings": ready_pretrainings(project=project),

@@ -15,7 +15,7 @@ class Place:
     """A post-event optical scene, the elevation that covers it and its pre-event partner.
 
     Elevation is offered as extra bands; the pre-event scene makes the pair a
-    change-detection model (siamese_unet) compares.
+    change-detection model (a family whose inputs are a pair) compares.
     """
 
     scene: Scene

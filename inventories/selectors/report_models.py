@@ -15,12 +15,6 @@ from django.urls import reverse
 from inventories.models import AccuracyReport, Inventory, ModelVersion
 from mlcore.models.registry import ARCHITECTURES
 
-SEGMENTATION = "Segmentation (U-Net family)"
-# Every other architecture of the zoo maps each pixel from one image: the U-Net family.
-FAMILIES = {
-    "siamese_unet": "Change detection (Siamese U-Net, pre+post)",
-    "maskrcnn": "Instances (Mask R-CNN)",
-}
 HAND_MADE = "Hand-made / imported"
 
 
@@ -87,7 +81,7 @@ def model_family(version: ModelVersion) -> str:
         method = record.get("method")
         return "Self-supervised pretraining" + (f" ({method})" if method else "")
     if version.architecture in ARCHITECTURES:
-        family = FAMILIES.get(version.architecture, SEGMENTATION)
+        family = ARCHITECTURES[version.architecture].label
     else:
         family = f"Unknown architecture {version.architecture!r}"
     source = version.pretrained_from

@@ -18,6 +18,7 @@ from django.db.models import Count, Max, Q
 from inventories.errors import InvalidInput
 from inventories.models import Inventory, Job, ModelVersion, Project, Scene
 from inventories.services.jobs import BuildsVersion, JobCancelled, JobContext, job_create
+from mlcore.models.registry import ARCHITECTURES
 from mlcore.training.trainer import TrainingCancelled
 
 # Network size options a user may set on training and pretraining alike.
@@ -42,7 +43,8 @@ def check_change_pairs(arch: str, places: list[list[Scene]]) -> None:
     them in halves, so anything but two same-band optical scenes, post first,
     would silently compare the wrong things.
     """
-    if arch != "siamese_unet":
+    family = ARCHITECTURES.get(arch)  # an unknown name is refused with the configuration
+    if family is None or family.inputs != "pair":
         return
     for place in places:
         names = " + ".join(s.name for s in place)

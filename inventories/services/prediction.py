@@ -40,6 +40,7 @@ from inventories.services.model_versions import check_change_pairs
 from inventories.services.names import fit_name
 from inventories.services.scenes import scene_register
 from mlcore.modeldir.directory import read_config
+from mlcore.models.registry import ARCHITECTURES
 from mlcore.predict.predictor import (
     InferenceConfig,
     PredictionCancelled,
@@ -92,9 +93,10 @@ def prediction_start(
         raise InvalidInput("The threshold must be between 0 and 1.")
     if min_area_m2 < 0:
         raise InvalidInput("The minimum area cannot be negative.")
-    if split and version.architecture == "maskrcnn":
+    family = ARCHITECTURES.get(version.architecture)
+    if split and family is not None and not family.splits_into_blocks:
         raise InvalidInput(
-            "Mask R-CNN predicts a scene on one worker, since a landslide cut by a block "
+            f"{family.title} predicts a scene on one worker, since a landslide cut by a block "
             "border must be seen whole; start it without splitting."
         )
     scenes = _scenes(version, scene_ids)

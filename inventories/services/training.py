@@ -35,11 +35,11 @@ from inventories.services.names import fit_name
 from mlcore.data import SceneSpec, StackedScene, label_scenes
 from mlcore.errors import MlcoreError
 from mlcore.modeldir.directory import read_config
-from mlcore.models.mask_rcnn import train_instances
+from mlcore.models.registry import ARCHITECTURES
 from mlcore.training.config import TrainConfig
 from mlcore.training.pretrain import finetune_config
 from mlcore.training.recipes import RECIPES, get_recipe, recipe_for_device
-from mlcore.training.trainer import EpochReport
+from mlcore.training.segmentation import EpochReport
 from mlcore.training.tuning import train_and_tune
 
 # What a user may set; everything else keeps mlcore's defaults.
@@ -158,8 +158,9 @@ def _train_config(
     """The recipe's configuration for these places, with the options the user set on top.
 
     A fine-tuning keeps the pretraining's inputs (every band as it is, on the
-    scene's own pixels), since its weights were learnt on them; Mask R-CNN
-    learns instances on the scene's own pixels and bands too.
+    scene's own pixels), since its weights were learnt on them; a family that
+    takes no terrain bands or model pixels (Mask R-CNN learns instances) keeps
+    them too.
     """
     spec = scene_spec(places[0])
     with StackedScene(spec) as scene:
@@ -170,7 +171,8 @@ def _train_config(
     options.update(arch=arch, encoder=encoder)
     options.update(num_workers=settings.SCARP_TRAIN_LOADER_WORKERS)
     options.update(device=settings.SCARP_TRAIN_DEVICE)
-    if pretrained or arch == "maskrcnn":
+    family = ARCHITECTURES.get(arch)
+    if pretrained or (family is not None and not family.terrain_and_scale):
         options.update(scale=1, tune_postprocess=False, derived_bands=())
         return recipe.config(bands, keep_elevation=True, **options)
     return recipe.config(bands, **options)
@@ -226,9 +228,7 @@ def run_train(job: Job, ctx: JobContext) -> dict:
                 f"Epoch {report.epoch}/{report.epochs}, validation F1 {report.best_f1:.3f}",
             )
 
-        # Mask R-CNN learns instances with its own loop; the model directory is the same.
-        fit = train_instances if config.model.arch == "maskrcnn" else train_and_tune
-        result = fit(
+        result = train_and_tune(
             config, labelled, labelled, out_dir, on_epoch=on_epoch, should_stop=ctx.cancelled
         )
     return _record_result(version, result, out_dir)

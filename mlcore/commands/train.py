@@ -22,11 +22,10 @@ from mlcore.data.labels import check_extents
 from mlcore.errors import MlcoreError
 from mlcore.modeldir.checkpoints import read_sidecar
 from mlcore.modeldir.directory import LAST
-from mlcore.models.mask_rcnn import train_instances
 from mlcore.training.config import SCHEDULES
 from mlcore.training.losses import LOSSES
 from mlcore.training.recipes import DEFAULT_RECIPE, RECIPES, get_recipe
-from mlcore.training.trainer import EpochReport, TrainConfig, TrainingCancelled
+from mlcore.training.segmentation import EpochReport, TrainConfig, TrainingCancelled
 from mlcore.training.tuning import train_and_tune
 
 
@@ -118,8 +117,7 @@ def run(args: argparse.Namespace) -> int:
     stop = _StopOnInterrupt()
     try:
         with stop:
-            fit = train_instances if config.model.arch == "maskrcnn" else train_and_tune
-            result = fit(
+            result = train_and_tune(
                 config, labelled, labelled, args.out, on_epoch=_print_epoch, should_stop=stop
             )
     except TrainingCancelled as exc:

@@ -18,7 +18,12 @@ from torch import nn
 
 from mlcore.data.bands import InputSpec
 from mlcore.errors import MlcoreError
-from mlcore.modeldir.checkpoints import CheckpointRefused, load_checkpoint, write_atomic
+from mlcore.modeldir.checkpoints import (
+    CheckpointRefused,
+    load_checkpoint,
+    sidecar_path,
+    write_atomic,
+)
 from mlcore.models.registry import ModelConfig, build_model
 
 CONFIG = "config.json"
@@ -31,6 +36,49 @@ FORMAT = "scarp-model/1"
 
 def write_json(path: Path, data: dict) -> None:
     write_atomic(path, (json.dumps(data, indent=2) + "\n").encode())
+
+
+def write_config(
+    model_dir: Path,
+    *,
+    model: ModelConfig,
+    spec: InputSpec,
+    chip_size: int,
+    threshold: float = 0.5,
+    best_epoch: int | None = None,
+    checkpoint_sha256: str = "",
+    metrics: dict[str, Any] | None = None,
+    **sections: Any,
+) -> None:
+    """Write config.json, the one place that decides its shape.
+
+    Training and pretraining call it after every epoch; `sections` are what
+    the kind of run adds (`train` and `scenes`, or `pretraining` and `scenes`).
+    No checkpoint yet (before the first epoch) is written as null.
+    """
+    checkpoint = {"file": BEST, "sha256": checkpoint_sha256} if checkpoint_sha256 else None
+    write_json(
+        model_dir / CONFIG,
+        {
+            "format": FORMAT,
+            "model": model.to_dict(),
+            "input": spec.to_dict(),
+            "chip_size": chip_size,
+            "threshold": threshold,
+            "best_epoch": best_epoch,
+            "checkpoint": checkpoint,
+            "metrics": metrics or {},
+            **sections,
+        },
+    )
+
+
+def clear_model_dir(model_dir: Path) -> None:
+    """Remove what a training wrote (files, hash sidecars, pending writes), to start over."""
+    for name in (LAST, BEST, CONFIG, METRICS, CURVES):
+        path = model_dir / name
+        for written in (path, sidecar_path(path), path.with_name(f"{name}.pending")):
+            written.unlink(missing_ok=True)
 
 
 def update_config(model_dir: str | Path, **changes: Any) -> dict[str, Any]:

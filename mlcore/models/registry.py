@@ -7,7 +7,6 @@ models start from scratch, or from a local Scarp checkpoint in training.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -16,6 +15,8 @@ import torch
 from torch import nn
 
 from mlcore.errors import MlcoreError
+from mlcore.models.mask_rcnn import backbone_names, build_mask_rcnn
+from mlcore.models.siamese_unet import build_siamese_unet
 
 
 class UnknownModel(MlcoreError):
@@ -39,11 +40,7 @@ class ModelConfig:
     base_channels: int = 32
 
     def validate(self) -> ModelConfig:
-        if self.arch not in ARCHITECTURES:
-            raise UnknownModel(
-                f"Unknown architecture {self.arch!r}; choose one of: {', '.join(ARCHITECTURES)}."
-            )
-        spec = ARCHITECTURES[self.arch]
+        spec = family_of(self.arch)
         encoders = spec.encoders()
         if self.encoder not in encoders:
             raise UnknownModel(
@@ -146,55 +143,147 @@ def _unet(config: ModelConfig) -> nn.Module:
     return _smp(smp.Unet)(config)
 
 
-def _elsewhere(module: str, name: str) -> Callable:
-    """A function of a module that builds on this one, imported when first called."""
-
-    def call(*args):
-        return getattr(importlib.import_module(module), name)(*args)
-
-    return call
+SEMANTIC, CHANGE, INSTANCE = "semantic", "change", "instance"
+KINDS = (SEMANTIC, CHANGE, INSTANCE)
 
 
-@dataclass(frozen=True)
-class Architecture:
+@dataclass(frozen=True, kw_only=True)
+class Family:
+    """One architecture and what it can do; callers ask these traits, never the name.
+
+    kind        semantic (a mask from one scene), change (a mask from a post,pre
+                pair), instance (one outline per landslide, with a score)
+    inputs      "scene" or "pair": a pair stacks the post-event scene's bands
+                and then the pre-event scene's, so the network splits them in halves
+    splits_into_blocks  whether a scene may be predicted block by block on
+                several workers (an instance model must see a landslide whole)
+    in_training_form / pretrainable  whether the web app's training and
+                pretraining forms offer it (pretraining needs a decoder that can
+                reconstruct imagery)
+    terrain_and_scale   whether it takes derived terrain bands (slope,
+                relief) and model pixels coarser than the scene's, as the
+                recipes give; False: every band as it is, on the scene's pixels
+    tunes_postprocess   whether its probability maps get a threshold and
+                polygon clean-up chosen on validation (an instance model's
+                polygons are its own detections)
+    """
+
+    name: str
+    title: str  # what a person calls it in a message
+    summary: str
+    label: str  # what a comparison of models calls the family
     build: Callable[[ModelConfig], nn.Module]
     encoders: Callable[[], list[str]]
     depths: tuple[int, int]
-    summary: str
+    kind: str = SEMANTIC
+    splits_into_blocks: bool = True
+    in_training_form: bool = True
+    pretrainable: bool = True
+    terrain_and_scale: bool = True
+    tunes_postprocess: bool = True
+
+    @property
+    def inputs(self) -> str:
+        return "pair" if self.kind == CHANGE else "scene"
+
+    def traits(self) -> dict[str, object]:
+        """The traits as plain data, for a page's template and its script."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "summary": self.summary,
+            "label": self.label,
+            "kind": self.kind,
+            "inputs": self.inputs,
+            "splits_into_blocks": self.splits_into_blocks,
+            "in_training_form": self.in_training_form,
+            "pretrainable": self.pretrainable,
+            "terrain_and_scale": self.terrain_and_scale,
+        }
 
 
-ARCHITECTURES: dict[str, Architecture] = {
-    "unet": Architecture(
-        _unet,
-        lambda: ["none", *_smp_encoders()],
-        (1, 5),
-        "U-Net; encoder 'none' is the classic U-Net, or resnet34, densenet121, ...",
-    ),
-    "unetplusplus": Architecture(
-        _smp(smp.UnetPlusPlus), _smp_encoders, (3, 5), "U-Net++ (nested skip paths)"
-    ),
-    "deeplabv3plus": Architecture(
-        _smp(smp.DeepLabV3Plus), _smp_encoders, (3, 5), "DeepLabv3+ (atrous pyramid pooling)"
-    ),
-    "segformer": Architecture(
-        _smp(smp.Segformer),
-        _smp_encoders,
-        (3, 5),
-        "SegFormer: transformer encoder (use mit_b0..mit_b5) with an all-MLP decoder",
-    ),
-    "siamese_unet": Architecture(
-        _elsewhere("mlcore.models.siamese_unet", "build_siamese_unet"),
-        lambda: ["none", *_smp_encoders()],
-        (1, 5),
-        "Siamese change detection on a stacked post,pre pair (in_channels: 2 x bands)",
-    ),
-    "maskrcnn": Architecture(
-        _elsewhere("mlcore.models.mask_rcnn", "build_mask_rcnn"),
-        _elsewhere("mlcore.models.mask_rcnn", "backbone_names"),
-        (3, 5),
-        "Mask R-CNN instance outlines (train with mlcore.models.mask_rcnn.train_instances)",
-    ),
+_SEGMENTATION = "Segmentation (U-Net family)"
+
+ARCHITECTURES: dict[str, Family] = {
+    f.name: f
+    for f in (
+        Family(
+            name="unet",
+            title="U-Net",
+            summary="U-Net; encoder 'none' is the classic U-Net, or resnet34, densenet121, ...",
+            label=_SEGMENTATION,
+            build=_unet,
+            encoders=lambda: ["none", *_smp_encoders()],
+            depths=(1, 5),
+        ),
+        Family(
+            name="unetplusplus",
+            title="U-Net++",
+            summary="U-Net++ (nested skip paths)",
+            label=_SEGMENTATION,
+            build=_smp(smp.UnetPlusPlus),
+            encoders=_smp_encoders,
+            depths=(3, 5),
+        ),
+        Family(
+            name="deeplabv3plus",
+            title="DeepLabv3+",
+            summary="DeepLabv3+ (atrous pyramid pooling)",
+            label=_SEGMENTATION,
+            build=_smp(smp.DeepLabV3Plus),
+            encoders=_smp_encoders,
+            depths=(3, 5),
+        ),
+        Family(
+            name="segformer",
+            title="SegFormer",
+            summary="SegFormer: transformer encoder (use mit_b0..mit_b5) with an all-MLP decoder",
+            label=_SEGMENTATION,
+            build=_smp(smp.Segformer),
+            encoders=_smp_encoders,
+            depths=(3, 5),
+        ),
+        Family(
+            name="siamese_unet",
+            title="Siamese U-Net",
+            summary="Siamese change detection on a stacked post,pre pair (in_channels: 2 x bands)",
+            label="Change detection (Siamese U-Net, pre+post)",
+            build=build_siamese_unet,
+            encoders=lambda: ["none", *_smp_encoders()],
+            depths=(1, 5),
+            kind=CHANGE,
+        ),
+        Family(
+            name="maskrcnn",
+            title="Mask R-CNN",
+            summary="Mask R-CNN instance outlines: one polygon and score per landslide",
+            label="Instances (Mask R-CNN)",
+            build=build_mask_rcnn,
+            encoders=backbone_names,
+            depths=(3, 5),
+            kind=INSTANCE,
+            splits_into_blocks=False,
+            pretrainable=False,
+            terrain_and_scale=False,
+            tunes_postprocess=False,
+        ),
+    )
 }
+
+
+def family_of(arch: str) -> Family:
+    """The family named `arch`; an unknown name is answered with the known ones."""
+    try:
+        return ARCHITECTURES[arch]
+    except KeyError:
+        raise UnknownModel(
+            f"Unknown architecture {arch!r}; choose one of: {', '.join(ARCHITECTURES)}."
+        ) from None
+
+
+def families(**traits: object) -> list[Family]:
+    """The families whose traits have these values, e.g. `families(pretrainable=True)`."""
+    return [f for f in ARCHITECTURES.values() if all(getattr(f, k) == v for k, v in traits.items())]
 
 
 def build_model(config: ModelConfig) -> nn.Module:

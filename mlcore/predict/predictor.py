@@ -37,6 +37,7 @@ from mlcore.data.model_input import Region, open_scene, read_region
 from mlcore.data.scenes import SceneSpec, StackedScene
 from mlcore.errors import MlcoreError
 from mlcore.modeldir.directory import load_model, read_config
+from mlcore.models.registry import INSTANCE, family_of
 from mlcore.predict.forward_plan import ForwardPlan, cpu_has_bf16, forward_plan
 from mlcore.predict.postprocess import Postprocess
 from mlcore.predict.probability_raster import (
@@ -153,7 +154,7 @@ class Predictor:
     def _forward_plan(self) -> ForwardPlan:
         """Batch size and memory format: the user's where given, else the fastest here."""
         cfg = self.config
-        if self.model_config["model"]["arch"] == "maskrcnn":  # lists of images, not a batch
+        if family_of(self.model_config["model"]["arch"]).kind == INSTANCE:  # lists of images
             return ForwardPlan(cfg.batch_size or 8, bool(cfg.channels_last), "given")
         return forward_plan(
             self.model,
@@ -328,10 +329,11 @@ def predict_block(
     between blocks.
     """
     predictor = model_dir if isinstance(model_dir, Predictor) else Predictor(model_dir, config)
-    if predictor.model_config["model"]["arch"] == "maskrcnn":
+    family = family_of(predictor.model_config["model"]["arch"])
+    if not family.splits_into_blocks:
         raise MlcoreError(
-            "A Mask R-CNN model predicts a scene whole (predict_scene): a landslide cut by a "
-            "block border must be seen whole, so its blocks cannot be predicted apart."
+            f"A {family.title} model predicts a scene whole (predict_scene): a landslide cut "
+            "by a block border must be seen whole, so its blocks cannot be predicted apart."
         )
     with rasterio.Env(GDAL_CACHEMAX=_GDAL_CACHE_MB), predictor.open_scene(scene_paths) as scene:
         data = predictor.predict(predictor.read(scene, block), block, should_stop)
@@ -385,7 +387,7 @@ def scene_polygons(
 
 def is_instance_model(model_dir: str | Path) -> bool:
     """Whether the model outlines landslides one by one (Mask R-CNN) rather than drawing a mask."""
-    return read_config(model_dir)["model"]["arch"] == "maskrcnn"
+    return family_of(read_config(model_dir)["model"]["arch"]).kind == INSTANCE
 
 
 def predict_scene(

@@ -18,8 +18,7 @@ reads it back from either kind of directory.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -30,17 +29,16 @@ from rasterio.windows import Window
 
 from mlcore.data import ChipRef, InputSpec, SceneSpec, StackedScene, compute_input_spec
 from mlcore.errors import MlcoreError
-from mlcore.modeldir.checkpoints import load_checkpoint, recover_checkpoint, save_checkpoint
-from mlcore.modeldir.directory import BEST, CONFIG, FORMAT, LAST, METRICS, read_config, write_json
-from mlcore.models.registry import ModelConfig, build_model
-from mlcore.training.config import TrainConfig, lr_factor, resolve_device
-from mlcore.training.trainer import TrainingCancelled, make_loader
-from mlcore.training.trainer import _clear as clear_model_dir
+from mlcore.modeldir.directory import read_config, write_config
+from mlcore.models.registry import ModelConfig, build_model, families, family_of
+from mlcore.training.config import TrainConfig
+from mlcore.training.trainer import EpochOutcome, Task, Trainer, run_task
 
 __all__ = [
     "METHODS",
     "PretrainConfig",
     "PretrainResult",
+    "PretrainTask",
     "UnlabelledChips",
     "finetune_config",
     "pretrain",
@@ -75,11 +73,12 @@ class PretrainConfig:
     device: str = "auto"
 
     def validate(self) -> PretrainConfig:
-        self.model.validate()
-        if self.model.arch == "maskrcnn":
+        family = self.model.validate() and family_of(self.model.arch)
+        if not family.pretrainable:
+            names = ", ".join(f.name for f in families(pretrainable=True))
             raise MlcoreError(
-                "Pretraining fits the segmentation families; Mask R-CNN has no decoder to "
-                "reconstruct imagery with. Choose unet, unetplusplus, deeplabv3plus, ..."
+                f"Pretraining fits the segmentation families; {family.title} has no decoder to "
+                f"reconstruct imagery with. Choose one of: {names}."
             )
         if self.method not in METHODS:
             raise MlcoreError(
@@ -140,17 +139,30 @@ class UnlabelledChips(torch.utils.data.Dataset):
         self._open = {}
 
 
-def _chip_refs(sizes: list[tuple[int, int]], chip: int, n: int, seed: int, epoch: int):
-    """n random windows over the scenes, by area; the same for the same (seed, epoch)."""
-    rng = np.random.default_rng([seed, epoch])
-    weights = np.array([w * h for w, h in sizes], dtype=float)
-    picks = rng.choice(len(sizes), n, p=weights / weights.sum())
-    out = []
-    for s in picks.tolist():
-        w, h = sizes[s]
-        row, col = (int(rng.integers(0, side - chip + 1)) for side in (h, w))
-        out.append(ChipRef(s, row, col, int(rng.integers(0, 2**31 - 1))))
-    return out
+class EpochChips:
+    """The sampler of pretraining: random windows over the scenes, by area, the same for
+    the same (seed, epoch)."""
+
+    def __init__(self, sizes: list[tuple[int, int]], chip: int, n: int, seed: int) -> None:
+        self.sizes, self.chip, self.n, self.seed = sizes, chip, n, seed
+        self.epoch, self.start = 0, 0
+
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        self.epoch, self.start = epoch, start
+
+    def __len__(self) -> int:
+        return self.n - self.start
+
+    def __iter__(self) -> Iterator[ChipRef]:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        weights = np.array([w * h for w, h in self.sizes], dtype=float)
+        picks = rng.choice(len(self.sizes), self.n, p=weights / weights.sum())
+        out = []
+        for s in picks.tolist():
+            w, h = self.sizes[s]
+            row, col = (int(rng.integers(0, side - self.chip + 1)) for side in (h, w))
+            out.append(ChipRef(s, row, col, int(rng.integers(0, 2**31 - 1))))
+        return iter(out[self.start :])
 
 
 def corrupt(
@@ -212,33 +224,88 @@ def _scenes_and_spec(
     return sizes, spec
 
 
-def _epoch(
-    net, loader, optimizer, scheduler, config: PretrainConfig, generator, should_stop
-) -> float:
-    """One pass over the epoch's chips; the mean reconstruction loss.
+class PretrainTask(Task):
+    """Reconstruct corrupted imagery: the network with one output channel per band.
 
-    A stop mid-epoch drops the epoch: last.pt still holds the one before, which
-    is where a resume continues (pretraining epochs are short and seeded).
+    Every epoch is "better": best.pt holds the fine-tunable network (the
+    reconstruction's weights in a landslide network, whose head stays fresh),
+    and config.json records the pretraining. A stop mid-epoch drops the epoch:
+    last.pt still holds the one before, which is where a resume continues
+    (pretraining epochs are short and seeded).
     """
-    net.train()
-    device = next(net.parameters()).device
-    total, batches = torch.zeros(()), 0
-    for images, valid in loader:
-        images, valid = images.to(device), valid.to(device)[:, None].float()
-        corrupted, weight = corrupt(images, config, generator)
+
+    noun = "pretraining"
+    differs = "another model, method or input bands"
+    resumes_mid_epoch = False
+
+    def __init__(self, config: PretrainConfig, scenes: Sequence[SceneSpec]) -> None:
+        self.config, self.scenes = config, list(scenes)
+        self.names = [s.name for s in scenes]
+        self.data: UnlabelledChips | None = None
+        self.fresh: list[str] = []
+        self._generator: torch.Generator | None = None
+
+    def check(self) -> None:
+        self.config.validate()
+
+    def prepare(self, state: dict[str, Any] | None) -> None:
+        config = self.config
+        sizes, self.spec = _scenes_and_spec(config, self.scenes)
+        self.fingerprint = _fingerprint(config, self.spec)
+        n = config.chips_per_epoch // config.batch_size * config.batch_size
+        self.sampler = EpochChips(sizes, config.chip_size, n, config.seed)
+        self.data = self.train_set = UnlabelledChips(self.scenes, self.spec, config.chip_size)
+
+    def build_model(self) -> torch.nn.Module:
+        return build_model(replace(self.config.model, classes=self.config.model.in_channels))
+
+    def start_epoch(self, epoch: int, device: torch.device) -> None:
+        self._generator = torch.Generator(device=device).manual_seed(
+            self.config.seed * 1000 + epoch
+        )
+
+    def training_loss(self, trainer: Trainer, batch: Any) -> torch.Tensor:
+        images, valid = batch
+        images, valid = trainer.to_device(images), trainer.to_device(valid)[:, None].float()
+        corrupted, weight = corrupt(images, self.config, self._generator)
         weight = weight * valid
-        error = (net(corrupted) - images) ** 2 * weight
-        loss = error.sum() / (weight.sum() * images.shape[1]).clamp_min(1.0)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        total, batches = total + loss.detach().cpu(), batches + 1
-        if should_stop and should_stop():
-            raise TrainingCancelled(
-                "Pretraining stopped; a resume continues after the last finished epoch."
-            )
-    return float(total) / max(1, batches)
+        error = (trainer.forward(corrupted) - images) ** 2 * weight
+        return error.sum() / (weight.sum() * images.shape[1]).clamp_min(1.0)
+
+    def epoch_outcome(self, figures: dict[str, Any], best: dict[str, Any] | None) -> EpochOutcome:
+        report = {"epoch": figures["epoch"], "epochs": figures["epochs"]}
+        report.update(loss=figures["train_loss"], seconds=figures["seconds"])
+        return EpochOutcome(report, report, improved=True)
+
+    def best_weights(self, model: torch.nn.Module) -> dict[str, torch.Tensor]:
+        target = build_model(self.config.model)
+        self.fresh = transfer_weights(model, target)
+        return target.state_dict()
+
+    def write_config(self, out_dir: Path, best: dict[str, Any] | None, best_sha: str) -> None:
+        if best is None:  # nothing to fine-tune from before the first epoch
+            return
+        record = {**self.config.record(), "scenes": self.names, "final_loss": best["loss"]}
+        record["epochs_run"], record["fresh"] = best["epoch"], self.fresh
+        write_config(
+            out_dir,
+            model=self.config.model,
+            spec=self.spec,
+            chip_size=self.config.chip_size,
+            best_epoch=best["epoch"],
+            checkpoint_sha256=best_sha,
+            pretraining=record,
+            scenes={"pretrain": self.names},
+        )
+
+    def result(self, trainer: Trainer) -> PretrainResult:
+        sha = trainer.best_sha or read_config(trainer.out_dir)["checkpoint"]["sha256"]
+        history = trainer.history
+        return PretrainResult(trainer.out_dir, trainer.epoch, history[-1]["loss"], sha, history)
+
+    def close(self) -> None:
+        if self.data is not None:
+            self.data.close()
 
 
 def pretrain(
@@ -258,93 +325,13 @@ def pretrain(
     starts over. Raises mlcore.training.trainer.TrainingCancelled when `should_stop()`
     turns true (checked after every batch).
     """
-    config.validate()
-    device = resolve_device(config.device)
-    sizes, spec = _scenes_and_spec(config, scenes)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        clear_model_dir(out_dir)
-    torch.manual_seed(config.seed)
-    net = build_model(replace(config.model, classes=config.model.in_channels)).to(device)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    steps = config.chips_per_epoch // config.batch_size
-    factor = lr_factor("cosine", config.epochs * steps)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-    epoch, history, sha = 0, [], ""
-    state = _resume(out_dir, _fingerprint(config, spec)) if resume else None
-    if state:
-        net.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        epoch, history = state["epoch"], state["history"]
-    data = UnlabelledChips(scenes, spec, config.chip_size)
-    names = [s.name for s in scenes]
-    try:
-        while epoch < config.epochs:
-            started = time.monotonic()
-            refs = _chip_refs(
-                sizes, config.chip_size, steps * config.batch_size, config.seed, epoch
-            )
-            loader = make_loader(data, refs, config, device, drop_last=True)
-            generator = torch.Generator(device=device).manual_seed(config.seed * 1000 + epoch)
-            loss = _epoch(net, loader, optimizer, scheduler, config, generator, should_stop)
-            epoch += 1
-            report = {"epoch": epoch, "epochs": config.epochs, "loss": loss}
-            report["seconds"] = round(time.monotonic() - started, 2)
-            history.append(report)
-            sha = _write(out_dir, config, spec, net, epoch, history, names)
-            state = {"model": net.state_dict(), "optimizer": optimizer.state_dict()}
-            state.update(scheduler=scheduler.state_dict(), epoch=epoch, history=history)
-            state.update(format=FORMAT, fingerprint=_fingerprint(config, spec))
-            save_checkpoint(state, out_dir / LAST)
-            if on_epoch:
-                on_epoch(report)
-    finally:
-        data.close()
-    if not sha:  # resumed a finished run
-        sha = read_config(out_dir)["checkpoint"]["sha256"]
-    return PretrainResult(out_dir, epoch, history[-1]["loss"], sha, history)
-
-
-def _resume(out_dir: Path, fingerprint: dict[str, Any]) -> dict[str, Any] | None:
-    sha = recover_checkpoint(out_dir / LAST)
-    if sha is None:
-        return None
-    state = load_checkpoint(out_dir / LAST, expected_sha256=sha)
-    if state.get("fingerprint") != fingerprint:
-        raise MlcoreError(
-            f"{out_dir} holds a pretraining with another model, method or input bands; "
-            "use a new output directory, or start over without resuming."
-        )
-    return state
-
-
-def _write(out_dir, config, spec, net, epoch, history, names) -> str:
-    """The fine-tunable network as best.pt and its config.json; returns the checkpoint hash."""
-    target = build_model(config.model)
-    fresh = transfer_weights(net, target)
-    weights = {"format": FORMAT, "epoch": epoch, "model": target.state_dict()}
-    sha = save_checkpoint(weights, out_dir / BEST)
-    record = {**config.record(), "scenes": names, "final_loss": history[-1]["loss"]}
-    record["epochs_run"], record["fresh"] = epoch, fresh
-    write_json(
-        out_dir / CONFIG,
-        {
-            "format": FORMAT,
-            "model": config.model.to_dict(),
-            "input": spec.to_dict(),
-            "chip_size": config.chip_size,
-            "threshold": 0.5,
-            "best_epoch": epoch,
-            "checkpoint": {"file": BEST, "sha256": sha},
-            "metrics": {},
-            "pretraining": record,
-            "scenes": {"pretrain": names},
-        },
+    return run_task(
+        PretrainTask(config, scenes),
+        out_dir,
+        on_epoch=on_epoch,
+        should_stop=should_stop,
+        resume=resume,
     )
-    write_json(out_dir / METRICS, {"history": history})
-    return sha
 
 
 def pretraining_of(model_dir: str | Path) -> dict[str, Any] | None:

@@ -1,181 +1,157 @@
-"""The training loop: chips in, a model directory out, resumable and cancellable.
+"""The one training loop: epochs, optimiser, schedule, resume, checkpoints, cancellation.
 
-`train` writes a checkpoint after every epoch (and when cancelled) and, when
-started again on the same directory, continues from the last one. The chips
-of an epoch depend only on the seed and the epoch, and the RNG state travels
-in the checkpoint, so a resumed run retraces an uninterrupted one.
+TorchGeo's BaseTask shape. The `Trainer` owns what every kind of training
+shares: AdamW and its learning-rate schedule, mixed precision, the epochs, the
+full state saved after every epoch (last.pt) and read back by a resume, the
+best weights (best.pt), config.json and metrics.json after every epoch,
+cancellation between batches, and the per-epoch callback. A `Task` supplies
+what differs per kind of model: its data, the network, a batch's loss, the
+validation score, what counts as better, what best.pt holds and what
+config.json records. Segmentation and change detection share
+`mlcore.training.segmentation.SegmentationTask`; Mask R-CNN has
+`mlcore.training.instances.InstanceTask`; pretraining has
+`mlcore.training.pretrain.PretrainTask`. Which task a model family trains
+with is `mlcore.training.tuning.TASKS`, by the family's kind.
+
+The chips of an epoch depend only on the seed and the epoch, and the RNG state
+travels in last.pt, so a resumed run retraces an uninterrupted one.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
-from torch.utils.data import DataLoader
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
 
-from mlcore.data import (
-    ChipDataset,
-    ChipSampler,
-    InputSpec,
-    LabelledScene,
-    SceneError,
-    SplitGrid,
-    StackedScene,
-    compute_input_spec,
-    grid_refs,
-)
-from mlcore.data.bands import check_derivable
 from mlcore.errors import MlcoreError
-from mlcore.modeldir.checkpoints import (
-    load_checkpoint,
-    recover_checkpoint,
-    save_checkpoint,
-    sidecar_path,
-)
+from mlcore.modeldir.checkpoints import load_checkpoint, recover_checkpoint, save_checkpoint
 from mlcore.modeldir.directory import (
     BEST,
-    CONFIG,
     CURVES,
     FORMAT,
     LAST,
     METRICS,
-    load_model,
+    clear_model_dir,
     plot_curves,
     write_json,
 )
-from mlcore.models.registry import build_model
-from mlcore.training.config import (
-    EpochReport,
-    TrainConfig,
-    TrainResult,
-    amp_dtype_for,
-    lr_factor,
-    resolve_device,
-    sweep,
-)
-from mlcore.training.losses import IGNORE, get_loss
+from mlcore.training.config import lr_factor, resolve_device
 
-__all__ = ["EpochReport", "TrainConfig", "TrainResult", "TrainingCancelled", "train"]
-
-_BINS = 100  # threshold sweep resolution: 0.01
+__all__ = ["EpochOutcome", "Task", "Trainer", "TrainingCancelled", "make_loader", "run_task"]
 
 
 class TrainingCancelled(Exception):  # noqa: N818 - reads as what happened
-    """should_stop() asked to stop; the state was saved and a resume continues from it."""
+    """should_stop() asked to stop; a resume continues from the state last saved."""
+
+
+class Settings(Protocol):
+    """The fields of TrainConfig and PretrainConfig the loop reads."""
+
+    epochs: int
+    batch_size: int
+    chips_per_epoch: int
+    lr: float
+    weight_decay: float
+    seed: int
+    num_workers: int
+    device: str
+
+
+class EpochSampler(Protocol):
+    """The training chips of one epoch, from chip `start` on (ChipSampler is one)."""
+
+    def set_epoch(self, epoch: int, start: int = 0) -> None: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
 
 
 @dataclass
-class TrainingData:
-    """Everything `Trainer` reads: the input spec, the datasets and where their chips lie."""
+class EpochOutcome:
+    """What the task makes of an epoch's figures: the callback's report, the history row
+    (metrics.json), and whether these weights become best.pt."""
 
-    spec: InputSpec
-    train: ChipDataset
-    sampler: ChipSampler
-    val: ChipDataset
-    val_refs: list
-
-
-def _grids(
-    scenes: Sequence[LabelledScene], split: str, chip: int, bands: list[str] | None, scale: int
-):
-    grids = []
-    for labelled in scenes:
-        with StackedScene(labelled.scene, scale) as scene:
-            if bands is not None and scene.band_names != bands:
-                raise SceneError(
-                    f"Scene {labelled.scene.name} has bands {scene.band_names}, but the first "
-                    f"scene has {bands}; every scene needs the same bands in the same order."
-                )
-            bands = scene.band_names
-            grid = SplitGrid(
-                labelled,
-                split,
-                transform=scene.transform,
-                width=scene.width,
-                height=scene.height,
-                chip_size=chip,
-            )
-        grids.append(grid)
-    return grids, bands
+    report: Any
+    row: dict[str, Any]
+    improved: bool
 
 
-def prepare_data(
-    config: TrainConfig,
-    train_data: Sequence[LabelledScene],
-    val_data: Sequence[LabelledScene],
-    spec: InputSpec | None = None,
-) -> TrainingData:
-    """Check the scenes, fix the normalisation (unless `spec` is given), and plan the chips.
+class Task:
+    """What one kind of training supplies to the Trainer; subclasses override the hooks.
 
-    Statistics come from the scenes that hold train extents only, so nothing
-    about validation imagery leaks into the model.
+    `prepare` runs first, with the saved state when resuming, and sets
+    `train_set`, `sampler` and `fingerprint` (what a resumed run must share
+    with the saved one).
     """
-    for split, scenes in (("train", train_data), ("validation", val_data)):
-        if not any(s.extent_of(split) for s in scenes):
-            raise MlcoreError(
-                f"No {split} extent overlaps any scene; mark mapped extents with split "
-                f"'{split}' over the scenes (check the CRS of the extents file)."
-            )
-    scale = config.scale if spec is None else spec.scale
-    train_grids, bands = _grids(train_data, "train", config.chip_size, None, scale)
-    val_grids, _ = _grids(val_data, "validation", config.chip_size, bands, scale)
-    check_derivable(config.derived_bands, bands)
-    unknown = sorted(set(config.dropped_bands) - set(bands))
-    if unknown:
-        raise SceneError(f"Bands {unknown} cannot be left out: the scenes have {bands}.")
-    if spec is None:
-        scenes = [StackedScene(s.scene, scale) for s in train_data if s.extent_of("train")]
-        try:
-            spec = compute_input_spec(
-                scenes, config.derived_bands, dropped=config.dropped_bands, seed=config.seed
-            )
-        finally:
-            for scene in scenes:
-                scene.close()
-    if list(spec.bands) != bands:
-        raise SceneError(
-            f"The model was trained on bands {list(spec.bands)} but the scenes give {bands}."
-        )
-    if len(spec.channels) != config.model.in_channels:
-        raise SceneError(
-            f"The model takes {config.model.in_channels} input bands but the scenes give "
-            f"{len(spec.channels)} ({', '.join(spec.channels)})."
-        )
-    steps = config.chips_per_epoch // config.batch_size
-    sampler = ChipSampler(
-        train_grids,
-        steps * config.batch_size,
-        seed=config.seed,
-        positive_fraction=config.positive_fraction,
-        min_coverage=config.min_coverage,
-    )
-    if not sampler.available:
-        raise MlcoreError(
-            f"No training chip of {config.chip_size} px fits: a chip must lie in a scene, be at "
-            f"least {config.min_coverage:.0%} inside train extents and touch no validation or "
-            "test extent. Use a smaller chip size or larger train extents."
-        )
-    val_refs = grid_refs(val_grids, config.val_stride or config.chip_size)
-    if config.max_val_chips and len(val_refs) > config.max_val_chips:
-        step = len(val_refs) / config.max_val_chips  # an even, fixed subset: same every epoch
-        val_refs = [val_refs[int(i * step)] for i in range(config.max_val_chips)]
-    if not val_refs:
-        raise MlcoreError(
-            f"No validation chip of {config.chip_size} px fits inside a scene without touching "
-            "a train or test extent; use a smaller chip size or larger validation extents."
-        )
-    train = ChipDataset(
-        train_data, "train", spec, config.chip_size, augment=True, jitter=config.jitter
-    )
-    val = ChipDataset(val_data, "validation", spec, config.chip_size)
-    return TrainingData(spec, train, sampler, val, val_refs)
+
+    noun = "training"  # "<dir> holds a training with another ..."
+    differs = "another model, chip size or input bands"
+    schedule = "cosine"
+    patience: int | None = None  # epochs without improvement before stopping early
+    resumes_mid_epoch = True  # False: a stop drops the unfinished epoch instead of saving it
+    plots_curves = False
+
+    config: Settings
+    train_set: Dataset
+    sampler: EpochSampler
+    fingerprint: dict[str, Any]
+
+    def check(self) -> None:
+        """Refuse a bad configuration before any scene is read."""
+
+    def prepare(self, state: dict[str, Any] | None) -> None:
+        raise NotImplementedError
+
+    def build_model(self) -> nn.Module:
+        raise NotImplementedError
+
+    def initial_weights(self) -> dict[str, torch.Tensor] | None:
+        """Weights a fresh (not resumed) run starts from: a parent's or a pretraining's."""
+        return None
+
+    def amp_dtype(self, device: torch.device) -> torch.dtype | None:
+        return None
+
+    def start_epoch(self, epoch: int, device: torch.device) -> None:
+        """Called before an epoch's first batch (and before a resumed epoch's next one)."""
+
+    def training_loss(self, trainer: Trainer, batch: Any) -> torch.Tensor:
+        raise NotImplementedError
+
+    def validate(self, trainer: Trainer, check_stop: Callable[[], None]) -> dict[str, float]:
+        """The epoch's validation scores; `check_stop()` before each batch."""
+        return {}
+
+    def epoch_outcome(self, figures: dict[str, Any], best: dict[str, Any] | None) -> EpochOutcome:
+        raise NotImplementedError
+
+    def best_weights(self, model: nn.Module) -> dict[str, torch.Tensor]:
+        """What best.pt holds as "model"."""
+        return model.state_dict()
+
+    def write_config(self, out_dir: Path, best: dict[str, Any] | None, best_sha: str) -> None:
+        """config.json, through mlcore.modeldir.directory.write_config."""
+        raise NotImplementedError
+
+    def metrics(
+        self, history: list[dict[str, Any]], best: dict[str, Any] | None, stopped_early: bool
+    ) -> dict[str, Any]:
+        return {"history": history}
+
+    def result(self, trainer: Trainer) -> Any:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Close the scenes the datasets hold open."""
 
 
-def make_loader(dataset, sampler, config: TrainConfig, device: torch.device, drop_last: bool):
+def make_loader(dataset, sampler, config: Settings, device: torch.device, drop_last: bool):
     extra: dict[str, Any] = {}
     if config.num_workers:
         # Spawned workers on CUDA: a process that touched CUDA must not fork.
@@ -197,41 +173,21 @@ def make_loader(dataset, sampler, config: TrainConfig, device: torch.device, dro
     )
 
 
-def _fingerprint(config: TrainConfig, spec: InputSpec) -> dict[str, Any]:
-    return {"model": config.model.to_dict(), "chip_size": config.chip_size, "input": spec.to_dict()}
-
-
-def _clear(out_dir: Path) -> None:
-    for name in (LAST, BEST, CONFIG, METRICS, CURVES):
-        for path in (out_dir / name, sidecar_path(out_dir / name), out_dir / f"{name}.pending"):
-            path.unlink(missing_ok=True)
-
-
-def _resume_state(out_dir: Path) -> dict[str, Any] | None:
-    sha = recover_checkpoint(out_dir / LAST)
-    return None if sha is None else load_checkpoint(out_dir / LAST, expected_sha256=sha)
-
-
 class Trainer:
-    """The state of one training run between epochs and batches, and how to save it.
+    """The state of one run between epochs and batches, and how to save and restore it.
 
-    `train` is the way in; the bench drives `train_step` directly to time the model alone.
+    `run_task` is the way in; the bench drives `train_step` directly to time the model alone.
     """
 
     def __init__(
-        self,
-        config: TrainConfig,
-        data: TrainingData,
-        out_dir: Path,
-        *,
-        init: dict[str, torch.Tensor] | None = None,
+        self, task: Task, out_dir: Path, *, init: dict[str, torch.Tensor] | None = None
     ) -> None:
-        self.config, self.data, self.out_dir = config, data, out_dir
+        self.task, self.out_dir = task, out_dir
+        config = self.config = task.config
         self.device = device = resolve_device(config.device)
-        self.amp_dtype = amp_dtype = amp_dtype_for(config, device)
-        self.fingerprint = _fingerprint(config, data.spec)
+        self.amp_dtype = task.amp_dtype(device)
         torch.manual_seed(config.seed)
-        self.model = build_model(config.model)
+        self.model = task.build_model()
         if init is not None:
             self.model.load_state_dict(init)
         self.model.to(device)
@@ -242,14 +198,41 @@ class Trainer:
             self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
         self.steps = config.chips_per_epoch // config.batch_size
-        factor = lr_factor(config.schedule, config.epochs * self.steps)
+        factor = lr_factor(task.schedule, config.epochs * self.steps)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, factor)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
-        self.loss_fn = get_loss(config.loss)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.epoch, self.step, self.loss_sum = 0, 0, torch.zeros((), device=device)
         self.history: list[dict[str, Any]] = []
         self.best: dict[str, Any] | None = None
         self.best_sha, self.bad_epochs, self.stopped_early = "", 0, False
+
+    # What a batch's loss needs from the loop.
+
+    def to_device(self, tensor: torch.Tensor) -> torch.Tensor:
+        return tensor.to(self.device, non_blocking=True)
+
+    def autocast(self) -> AbstractContextManager:
+        dtype = self.amp_dtype or torch.bfloat16
+        return torch.autocast(self.device.type, dtype=dtype, enabled=self.amp_dtype is not None)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        images = self.to_device(images)
+        if self.device.type == "cuda":
+            images = images.contiguous(memory_format=torch.channels_last)
+        with self.autocast():
+            return self.model(images)
+
+    def train_step(self, batch: Any) -> torch.Tensor:
+        """One optimiser step on a batch; returns the detached loss (no device sync)."""
+        loss = self.task.training_loss(self, batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        return loss.detach()
+
+    # Saving and restoring.
 
     def _state(self) -> dict[str, Any]:
         rng = {"torch": torch.get_rng_state()}
@@ -257,7 +240,7 @@ class Trainer:
             rng["cuda"] = torch.cuda.get_rng_state_all()
         return {
             "format": FORMAT,
-            "fingerprint": self.fingerprint,
+            "fingerprint": self.task.fingerprint,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
@@ -277,192 +260,137 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
-        self.epoch, self.step = state["epoch"], state["step"]
-        self.loss_sum = torch.tensor(state["loss_sum"], device=self.device)
-        self.history, self.best = state["history"], state["best"]
-        self.best_sha, self.bad_epochs = state["best_sha"], state["bad_epochs"]
-        self.stopped_early = state["stopped_early"]
-        torch.set_rng_state(state["rng"]["torch"])
-        if "cuda" in state["rng"] and self.device.type == "cuda":
-            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        self.epoch, self.history = state["epoch"], state["history"]
+        # A pretraining's last.pt written before the loops were one holds only the above.
+        if "scaler" in state:
+            self.scaler.load_state_dict(state["scaler"])
+        self.step = state.get("step", 0)
+        self.loss_sum = torch.tensor(state.get("loss_sum", 0.0), device=self.device)
+        self.best, self.best_sha = state.get("best"), state.get("best_sha", "")
+        self.bad_epochs = state.get("bad_epochs", 0)
+        self.stopped_early = state.get("stopped_early", False)
+        if "rng" in state:
+            torch.set_rng_state(state["rng"]["torch"])
+            if "cuda" in state["rng"] and self.device.type == "cuda":
+                torch.cuda.set_rng_state_all(state["rng"]["cuda"])
 
     def _cancel(self) -> None:
+        if not self.task.resumes_mid_epoch:
+            raise TrainingCancelled(
+                f"{self.task.noun.capitalize()} stopped; a resume continues after the last "
+                "finished epoch."
+            )
         save_checkpoint(self._state(), self.out_dir / LAST)
         raise TrainingCancelled(
-            f"Training stopped in epoch {self.epoch + 1} after {self.step} batches; "
-            "its state is saved and a resume continues from there."
+            f"{self.task.noun.capitalize()} stopped in epoch {self.epoch + 1} after "
+            f"{self.step} batches; its state is saved and a resume continues from there."
         )
 
-    def _forward(self, images: torch.Tensor) -> torch.Tensor:
-        images = images.to(self.device, non_blocking=True)
-        if self.device.type == "cuda":
-            images = images.contiguous(memory_format=torch.channels_last)
-        dtype = self.amp_dtype or torch.bfloat16
-        with torch.autocast(self.device.type, dtype=dtype, enabled=self.amp_dtype is not None):
-            return self.model(images)
+    # The epochs.
 
     def _train_epoch(self, loader: DataLoader, should_stop) -> None:
-        self.data.sampler.set_epoch(self.epoch, start=self.step * self.config.batch_size)
+        self.task.start_epoch(self.epoch, self.device)
+        self.task.sampler.set_epoch(self.epoch, start=self.step * self.config.batch_size)
         self.model.train()
         if self.step >= self.steps:
             return
-        for images, targets in loader:
-            self.loss_sum += self.train_step(images, targets)
+        for batch in loader:
+            self.loss_sum += self.train_step(batch)
             self.step += 1
             if should_stop and should_stop():
                 self._cancel()
 
-    def train_step(self, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """One optimiser step on a batch; returns the detached loss (no device sync)."""
-        loss = self.loss_fn(self._forward(images), targets.to(self.device, non_blocking=True))
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        self.scheduler.step()
-        return loss.detach()
-
-    @torch.no_grad()
-    def _validate(self, loader: DataLoader, should_stop) -> dict[str, float]:
-        self.model.eval()
-        pos = torch.zeros(_BINS, dtype=torch.long, device=self.device)
-        neg = torch.zeros_like(pos)
-        loss_sum, batches = torch.zeros((), device=self.device), 0
-        for images, targets in loader:
-            if should_stop and should_stop():
-                self._cancel()
-            targets = targets.to(self.device, non_blocking=True)
-            logits = self._forward(images)
-            loss_sum += self.loss_fn(logits, targets)
-            batches += 1
-            keep = targets != IGNORE
-            bins = (torch.sigmoid(logits.float())[:, 0][keep] * _BINS).long().clamp_(0, _BINS - 1)
-            positive = targets[keep] == 1
-            pos += torch.bincount(bins[positive], minlength=_BINS)
-            neg += torch.bincount(bins[~positive], minlength=_BINS)
-        scores = sweep(pos.cpu().numpy(), neg.cpu().numpy())
-        scores["val_loss"] = float(loss_sum) / max(1, batches)
-        return scores
-
-    def _finish_epoch(self, scores: dict[str, float], seconds: float) -> EpochReport:
+    def _finish_epoch(self, scores: dict[str, float], seconds: float) -> Any:
         self.epoch += 1
-        report = EpochReport(
-            epoch=self.epoch,
-            epochs=self.config.epochs,
-            train_loss=float(self.loss_sum) / self.steps,
-            lr=self.optimizer.param_groups[0]["lr"],
-            seconds=round(seconds, 2),
+        figures = {
+            "epoch": self.epoch,
+            "epochs": self.config.epochs,
+            "train_loss": float(self.loss_sum) / self.steps,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "seconds": round(seconds, 2),
             **scores,
-        )
+        }
         self.step, self.loss_sum = 0, torch.zeros((), device=self.device)
-        report.improved = (
-            self.best is None
-            or self.config.keep == "last"
-            or report.best_f1 > self.best["best_f1"] + 1e-6
-        )
-        self.history.append(report.to_dict())
-        if report.improved:
-            self.best, self.bad_epochs = report.to_dict(), 0
-            weights = {"format": FORMAT, "epoch": self.epoch, "model": self.model.state_dict()}
+        outcome = self.task.epoch_outcome(figures, self.best)
+        self.history.append(outcome.row)
+        if outcome.improved:
+            self.best, self.bad_epochs = outcome.row, 0
+            weights = {
+                "format": FORMAT,
+                "epoch": self.epoch,
+                "model": self.task.best_weights(self.model),
+            }
             self.best_sha = save_checkpoint(weights, self.out_dir / BEST)
         else:
             self.bad_epochs += 1
-        patience = self.config.early_stopping_patience
+        patience = self.task.patience
         self.stopped_early = bool(patience) and self.bad_epochs >= patience
-        self._write_config()
+        self.task.write_config(self.out_dir, self.best, self.best_sha)
         save_checkpoint(self._state(), self.out_dir / LAST)
         write_json(
-            self.out_dir / METRICS,
-            {"history": self.history, "best": self.best, "stopped_early": self.stopped_early},
+            self.out_dir / METRICS, self.task.metrics(self.history, self.best, self.stopped_early)
         )
-        plot_curves(self.history, self.out_dir / CURVES)
-        return report
+        if self.task.plots_curves:
+            plot_curves(self.history, self.out_dir / CURVES)
+        return outcome.report
 
-    def _write_config(self) -> None:
-        best = self.best or {}
-        write_json(
-            self.out_dir / CONFIG,
-            {
-                "format": FORMAT,
-                "model": self.config.model.to_dict(),
-                "input": self.data.spec.to_dict(),
-                "chip_size": self.config.chip_size,
-                "threshold": best.get("best_threshold", 0.5),
-                "best_epoch": best.get("epoch"),
-                "checkpoint": {"file": BEST, "sha256": self.best_sha} if self.best_sha else None,
-                "metrics": best,
-                "train": self.config.to_dict(),
-                "scenes": {
-                    "train": [s.scene.name for s in self.data.train.scenes],
-                    "validation": [s.scene.name for s in self.data.val.scenes],
-                },
-            },
-        )
-
-    def fit(self, state, *, on_epoch, should_stop) -> TrainResult:
+    def fit(self, state, *, on_epoch, should_stop) -> Any:
         if state:
             self._restore(state)
         else:
-            self._write_config()
-        cfg, data = self.config, self.data
-        train_loader = make_loader(data.train, data.sampler, cfg, self.device, drop_last=True)
-        val_loader = make_loader(data.val, data.val_refs, cfg, self.device, drop_last=False)
-        while self.epoch < cfg.epochs and not self.stopped_early:
-            started = time.monotonic()
-            self._train_epoch(train_loader, should_stop)
-            report = self._finish_epoch(
-                self._validate(val_loader, should_stop), time.monotonic() - started
-            )
-            if on_epoch:
-                on_epoch(report)
-        best = self.best or {}
-        return TrainResult(
-            out_dir=self.out_dir,
-            epochs_run=self.epoch,
-            best_epoch=best.get("epoch", 0),
-            best_f1=best.get("best_f1", 0.0),
-            best_threshold=best.get("best_threshold", 0.5),
-            stopped_early=self.stopped_early,
-            checkpoint_sha256=self.best_sha,
-            history=self.history,
+            self.task.write_config(self.out_dir, None, "")
+        train_loader = make_loader(
+            self.task.train_set, self.task.sampler, self.config, self.device, drop_last=True
         )
 
+        def check_stop() -> None:
+            if should_stop and should_stop():
+                self._cancel()
 
-def train(
-    config: TrainConfig,
-    train_data: Sequence[LabelledScene],
-    val_data: Sequence[LabelledScene],
+        while self.epoch < self.config.epochs and not self.stopped_early:
+            started = time.monotonic()
+            self._train_epoch(train_loader, should_stop)
+            scores = self.task.validate(self, check_stop)
+            report = self._finish_epoch(scores, time.monotonic() - started)
+            if on_epoch:
+                on_epoch(report)
+        return self.task.result(self)
+
+
+def _resume_state(out_dir: Path) -> dict[str, Any] | None:
+    sha = recover_checkpoint(out_dir / LAST)
+    return None if sha is None else load_checkpoint(out_dir / LAST, expected_sha256=sha)
+
+
+def run_task(
+    task: Task,
     out_dir: str | Path,
     *,
-    on_epoch: Callable[[EpochReport], None] | None = None,
+    on_epoch: Callable[[Any], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     resume: bool = True,
-) -> TrainResult:
-    """Train on the train extents of `train_data`, validate on the validation extents of `val_data`.
+) -> Any:
+    """Run `task` into `out_dir`: continue its last checkpoint when `resume`, else start over.
 
-    Both are lists of LabelledScene (often the same list). Resumes from
-    `out_dir`'s last checkpoint when `resume`; otherwise clears the directory.
-    Raises TrainingCancelled (state saved) when `should_stop()` turns true.
+    Raises TrainingCancelled when `should_stop()` turns true (checked after
+    every batch); what a resume continues from is the task's choice.
     """
-    config.validate()
-    amp_dtype_for(config, resolve_device(config.device))  # refuse a wrong device before reading
+    task.check()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if not resume:
-        _clear(out_dir)
+        clear_model_dir(out_dir)
     state = _resume_state(out_dir) if resume else None
-    spec = InputSpec.from_dict(state["fingerprint"]["input"]) if state else None
-    data = prepare_data(config, train_data, val_data, spec)
-    if state and state["fingerprint"] != _fingerprint(config, data.spec):
-        raise MlcoreError(
-            f"{out_dir} holds a training with another model, chip size or input bands; "
-            "use a new output directory, or start over without resuming."
-        )
-    init = load_model(config.init_from)[0].state_dict() if config.init_from and not state else None
-    run = Trainer(config, data, out_dir, init=init)
     try:
-        return run.fit(state, on_epoch=on_epoch, should_stop=should_stop)
+        task.prepare(state)
+        if state and state.get("fingerprint") != task.fingerprint:
+            raise MlcoreError(
+                f"{out_dir} holds a {task.noun} with {task.differs}; "
+                "use a new output directory, or start over without resuming."
+            )
+        init = None if state else task.initial_weights()
+        return Trainer(task, out_dir, init=init).fit(
+            state, on_epoch=on_epoch, should_stop=should_stop
+        )
     finally:
-        data.train.close()
-        data.val.close()
+        task.close()

@@ -4,7 +4,7 @@
 prediction (`mlcore.predict.predictor`), which itself builds on the model families that
 build on `train`. Keeping the step here, above both, keeps the import graph
 without a circle: `train_and_tune` is what the CLI, the web app and the
-bench call.
+bench call, for every family: `TASKS` gives the training task of each kind.
 """
 
 from __future__ import annotations
@@ -15,10 +15,20 @@ from pathlib import Path
 
 from mlcore.data import LabelledScene, StackedScene
 from mlcore.modeldir.directory import update_config
+from mlcore.models.registry import CHANGE, INSTANCE, SEMANTIC, family_of
 from mlcore.predict.postprocess import Tuned, Validation, tune_postprocess, validation_frames
 from mlcore.predict.predictor import InferenceConfig, predict_scene
 from mlcore.training.config import TrainConfig, TrainResult
-from mlcore.training.trainer import EpochReport, TrainingCancelled, train
+from mlcore.training.instances import InstanceTask
+from mlcore.training.segmentation import EpochReport, SegmentationTask, TrainingCancelled
+from mlcore.training.trainer import run_task
+
+# The training task of each kind of model family.
+TASKS: dict[str, type[SegmentationTask]] = {
+    SEMANTIC: SegmentationTask,
+    CHANGE: SegmentationTask,
+    INSTANCE: InstanceTask,
+}
 
 
 def train_and_tune(
@@ -31,18 +41,18 @@ def train_and_tune(
     should_stop: Callable[[], bool] | None = None,
     resume: bool = True,
 ) -> TrainResult:
-    """`mlcore.training.trainer.train`, then, when the config asks (`tune_postprocess`), the
+    """Train with the task of the model's family, then, when the config asks
+    (`tune_postprocess`) and the family draws probability maps, the
     post-processing chosen on the validation extents, saved in config.json."""
-    result = train(
-        config,
-        train_data,
-        val_data,
+    family = family_of(config.model.arch)
+    result = run_task(
+        TASKS[family.kind](config, train_data, val_data),
         out_dir,
         on_epoch=on_epoch,
         should_stop=should_stop,
         resume=resume,
     )
-    if config.tune_postprocess and result.checkpoint_sha256:
+    if config.tune_postprocess and family.tunes_postprocess and result.checkpoint_sha256:
         tuned = tune_on_validation(
             Path(out_dir), val_data, device=config.device, should_stop=should_stop
         )

@@ -32,12 +32,15 @@ pretrainedSelect?.addEventListener("change", () => {
 });
 
 const places = JSON.parse(document.querySelector("#places-data")?.textContent || "[]");
+// Each model family's traits by name (mlcore's registry): whether it takes a post,pre pair.
+const { families } = JSON.parse(document.querySelector("#models-config").textContent);
+const takesPairs = (arch) => families[arch]?.inputs === "pair";
 
 // The ticked places as the scenes to stack. A change-detection model sees each post-event
 // scene with its pre-event partner and no elevation (the network splits the bands into two dates).
 function chosenPlaces(data) {
   const elevation = new Set(data.getAll("elevation").map(Number));
-  const change = data.get("arch") === "siamese_unet";
+  const change = takesPairs(data.get("arch"));
   return data.getAll("place").map(Number).map((i) => {
     const place = places[i];
     if (change) return place.pre ? [place.post, place.pre] : [place.post];
@@ -46,7 +49,7 @@ function chosenPlaces(data) {
 }
 
 function showPairs(form) {
-  const change = form.elements.arch.value === "siamese_unet";
+  const change = takesPairs(form.elements.arch.value);
   for (const el of form.querySelectorAll("[data-role=pair]")) el.hidden = !change;
   for (const el of form.querySelectorAll("[data-role=elevation]")) el.hidden = change;
 }

@@ -11,9 +11,9 @@ from pathlib import Path
 import torch
 
 from mlcore.data import SceneSpec, label_scenes, read_vector
-from mlcore.models.mask_rcnn import train_instances
 from mlcore.models.registry import ModelConfig
 from mlcore.training.config import TrainConfig, TrainResult
+from mlcore.training.instances import train_instances
 from tests.factories.change_scenes import make_touching_scene
 
 

@@ -17,7 +17,7 @@ from mlcore.data import SceneSpec, label_scenes, read_vector
 from mlcore.models.registry import ModelConfig
 from mlcore.raster import geotiff
 from mlcore.training.config import TrainConfig
-from mlcore.training.trainer import train
+from mlcore.training.segmentation import train
 from tests.conftest import wait_for
 from tests.factories.landslide_scenes import make_scene
 

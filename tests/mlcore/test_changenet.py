@@ -13,7 +13,7 @@ from mlcore.evaluation.metrics import ConfusionCounts
 from mlcore.models.registry import ARCHITECTURES, ModelConfig, build_model
 from mlcore.predict.predictor import predict_scene
 from mlcore.predict.probability_raster import NODATA, threshold_value
-from mlcore.training.trainer import TrainConfig, train
+from mlcore.training.segmentation import TrainConfig, train
 from tests.factories.change_scenes import make_change_pair
 
 torch.set_num_threads(1)  # two threads on a shared 2-core machine run 10x slower, not faster

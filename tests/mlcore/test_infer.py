@@ -26,7 +26,7 @@ from mlcore.predict.probability_raster import NODATA, SCALE
 from mlcore.predict.tiling import Block, chip_starts, plan_grid
 from mlcore.predict.vectorize import vectorize
 from mlcore.raster.geotiff import is_valid_cog, open_geotiff
-from mlcore.training.trainer import TrainConfig, train
+from mlcore.training.segmentation import TrainConfig, train
 from tests.factories.landslide_scenes import make_scene
 
 BANDS = ("red", "green", "blue", "dem")

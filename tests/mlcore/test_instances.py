@@ -12,11 +12,11 @@ from rasterio.windows import Window
 
 from mlcore.data import SceneSpec, label_scenes, read_vector
 from mlcore.errors import MlcoreError
-from mlcore.models.mask_rcnn import instance_targets
 from mlcore.predict.instances import Detection, merge_detections, predict_instances
 from mlcore.predict.predictor import InferenceConfig, predict_scene
 from mlcore.raster.geotiff import is_valid_cog
-from mlcore.training.trainer import train
+from mlcore.training.instances import instance_targets
+from mlcore.training.segmentation import train
 from tests.factories.change_scenes import make_one_pair_scene, make_touching_scene
 from tests.factories.instance_model import tiny_maskrcnn_config as _config
 from tests.factories.rasters import UTM47N

@@ -18,7 +18,7 @@ from mlcore.modeldir.checkpoints import load_checkpoint, read_sidecar
 from mlcore.modeldir.directory import load_model
 from mlcore.models.registry import ModelConfig
 from mlcore.training.pretrain import PretrainConfig, finetune_config, pretrain, pretraining_of
-from mlcore.training.trainer import TrainConfig, TrainingCancelled, train
+from mlcore.training.segmentation import TrainConfig, TrainingCancelled, train
 from tests.factories.change_scenes import ORIGIN, make_faint_scene
 from tests.factories.rasters import UTM47N
 

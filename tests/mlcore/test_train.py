@@ -15,7 +15,7 @@ from mlcore.errors import MlcoreError
 from mlcore.modeldir.checkpoints import read_sidecar
 from mlcore.modeldir.directory import load_model
 from mlcore.models.registry import ModelConfig
-from mlcore.training.trainer import TrainConfig, TrainingCancelled, train
+from mlcore.training.segmentation import TrainConfig, TrainingCancelled, train
 from tests.factories.landslide_scenes import make_scene
 
 torch.set_num_threads(1)
