@@ -138,7 +138,7 @@ def _record_outcome(job: Job, work: Callable[[JobContext], dict]) -> None:
     while True:
         with (
             Heartbeat(job.pk, job.lease) as beat,
-            files.stagingjournal(journal(job.pk, job.lease)),
+            files.staging_journal(journal(job.pk, job.lease)),
         ):
             ctx = JobContext(job, heartbeat=beat)
             try:
