@@ -21,7 +21,7 @@ from inventories.services.prediction import prediction_start
 from inventories.services.pretraining import HYPERPARAMETERS as PRETRAIN_OPTIONS
 from inventories.services.pretraining import pretraining_start
 from inventories.services.training import model_promote, model_retrain, training_start
-from mlcore.training.pretrain import METHODS
+from mlcore.training import METHODS
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):

@@ -24,7 +24,15 @@ from inventories.models import Scene
 from inventories.selectors.projects import inventory_get, projects_for_user
 from inventories.selectors.tiles import extent_tile, landslide_tile
 from inventories.services.tile_cache import content_type, tile_get_or_render, tile_key
-from mlcore.raster import render
+from mlcore.raster import (
+    PRESETS,
+    TILE_SIZES,
+    check_tile,
+    default_preset,
+    empty_tile,
+    render_tile,
+    style_for,
+)
 
 RASTER_CACHE = "private, max-age=86400"
 # Vector tiles change with every edit: always revalidate, answer 304 when unchanged.
@@ -77,10 +85,10 @@ def _int_list(value: str | None, name: str) -> list[int] | None:
 
 
 IMAGE_PARAMETERS = [
-    OpenApiParameter("preset", str, enum=list(render.PRESETS)),
+    OpenApiParameter("preset", str, enum=list(PRESETS)),
     OpenApiParameter("bands", str, description="1-based band numbers, e.g. 4,3,2"),
     OpenApiParameter("colormap", str, description="for one band, e.g. terrain, magma"),
-    OpenApiParameter("tilesize", int, enum=list(render.TILE_SIZES)),
+    OpenApiParameter("tilesize", int, enum=list(TILE_SIZES)),
 ]
 
 
@@ -108,7 +116,7 @@ class SceneTileView(_TileView):
         tilesize = request.query_params.get("tilesize", "256")
         if not tilesize.isdigit():
             raise InvalidInput("tilesize must be a whole number of pixels (256 or 512).")
-        render.check_tile(z, x, y, int(tilesize))
+        check_tile(z, x, y, int(tilesize))
         scene = (
             Scene.objects.filter(project__in=projects_for_user(request.user), pk=pk)
             .defer("footprint", "crs_wkt")  # not needed here, and parsing them costs per tile
@@ -117,8 +125,8 @@ class SceneTileView(_TileView):
         if scene is None:
             raise NotFound("No such scene.")
         query = request.query_params
-        style = render.style_for(
-            preset=query.get("preset") or render.default_preset(scene.band_names, scene.kind),
+        style = style_for(
+            preset=query.get("preset") or default_preset(scene.band_names, scene.kind),
             band_names=scene.band_names,
             band_stats=scene.band_stats,
             kind=scene.kind,
@@ -134,10 +142,10 @@ class SceneTileView(_TileView):
 
         def draw() -> bytes:
             size = int(tilesize)
-            body = render.render_tile(
+            body = render_tile(
                 scene.path, z=z, x=x, y=y, style=style, tilesize=size, img_format=fmt
             )
-            return body if body is not None else render.empty_tile(size, fmt)
+            return body if body is not None else empty_tile(size, fmt)
 
         body = tile_get_or_render(scene=scene, key=key, render=draw)
         return _tile(body, content_type(body), etag, RASTER_CACHE)
@@ -149,7 +157,7 @@ def _vector_tile(request, body: bytes) -> HttpResponse:
 
 
 def _check_address(z: int, x: int, y: int) -> None:
-    render.check_tile(z, x, y, render.TILE_SIZES[0])
+    check_tile(z, x, y, TILE_SIZES[0])
 
 
 class LandslideTileView(_TileView):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from inventories.models import AccuracyReport, Inventory
 from inventories.selectors.report_models import ModelOrigin, report_model_origins
-from mlcore.evaluation.report_files import spreadsheet_safe
+from mlcore.evaluation import spreadsheet_safe
 
 DASH = "—"
 

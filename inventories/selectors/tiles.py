@@ -21,7 +21,13 @@ from django.db import connection
 
 from inventories.models import Inventory, Landslide, MappedExtent, Project, Scene
 from inventories.selectors.models import pre_event_partner
-from mlcore.raster import render
+from mlcore.raster import (
+    DEFAULT_COLORMAPS,
+    PRESET_LABELS,
+    SUGGESTED_COLORMAPS,
+    available_presets,
+    default_preset,
+)
 
 EXTENT = 4096
 BUFFER = 64
@@ -154,9 +160,9 @@ def map_layers(*, project: Project) -> dict:
                 "phase": scene.phase,
                 "acquired_on": scene.acquired_on.isoformat() if scene.acquired_on else None,
                 "bands": scene.band_names,
-                "presets": render.available_presets(scene.band_names, scene.kind),
-                "defaultPreset": render.default_preset(scene.band_names, scene.kind),
-                "colormap": render.DEFAULT_COLORMAPS.get(scene.kind) or "gray",
+                "presets": available_presets(scene.band_names, scene.kind),
+                "defaultPreset": default_preset(scene.band_names, scene.kind),
+                "colormap": DEFAULT_COLORMAPS.get(scene.kind) or "gray",
                 "bounds": [[south, west], [north, east]],
                 "pair": pair,
             }
@@ -170,8 +176,8 @@ def map_layers(*, project: Project) -> dict:
         "scenes": scenes,
         "inventories": inventories,
         "bounds": _project_bounds(project, scenes),
-        "presetLabels": render.PRESET_LABELS,
-        "colormaps": ["gray", *[c for c in render.SUGGESTED_COLORMAPS if c != "gray"]],
+        "presetLabels": PRESET_LABELS,
+        "colormaps": ["gray", *[c for c in SUGGESTED_COLORMAPS if c != "gray"]],
         "choices": {
             "landslide_type": Landslide.Type.choices,
             "certainty": Landslide.Certainty.choices,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from inventories.errors import InvalidInput
-from mlcore.training.config import MAX_SCALE
+from mlcore.training import MAX_SCALE
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pyproj.exceptions import CRSError
 from inventories.errors import InvalidInput
 from inventories.models import Inventory, Landslide, LandslideChange, MappedExtent, Project
 from inventories.services.geometry import to_geos_multipolygon, to_shapely
-from mlcore.vector import polygons
+from mlcore.vector import SUPPORTED_SUFFIXES, PolygonFile, read_polygons, write_polygons
 
 Progress = Callable[[float, str], None]
 BATCH = 2000
@@ -29,8 +29,8 @@ def _no_progress(fraction: float, message: str) -> None:
     pass
 
 
-def read_inventory_file(path: Path, *, layer: str | None = None) -> polygons.PolygonFile:
-    return polygons.read_polygons(
+def read_inventory_file(path: Path, *, layer: str | None = None) -> PolygonFile:
+    return read_polygons(
         path,
         max_bytes=settings.SCARP_MAX_VECTOR_BYTES,
         max_features=settings.SCARP_MAX_VECTOR_FEATURES,
@@ -220,13 +220,13 @@ def inventory_export(
     so a round trip gives back the file's coordinates; GeoJSON is always WGS84.
     """
     suffix = path.suffix.lower()
-    if suffix not in polygons.SUPPORTED_SUFFIXES:
+    if suffix not in SUPPORTED_SUFFIXES:
         raise InvalidInput(
-            f"Cannot export to {path.name}; use one of {', '.join(polygons.SUPPORTED_SUFFIXES)}."
+            f"Cannot export to {path.name}; use one of {', '.join(SUPPORTED_SUFFIXES)}."
         )
     if suffix == ".kml":
         raise InvalidInput("Export to KML is not offered; use .geojson, .gpkg or .zip.")
     target_crs = export_crs(crs) or inventory.source_crs or "EPSG:4326"
     frame = inventory_frame(inventory, progress=progress)
     progress(0.85, f"Writing {len(frame)} landslides")
-    return polygons.write_polygons(frame, path, crs=target_crs)
+    return write_polygons(frame, path, crs=target_crs)

@@ -31,8 +31,8 @@ from inventories.services.model_versions import (
 )
 from mlcore.data import SceneSpec
 from mlcore.errors import MlcoreError
-from mlcore.modeldir.directory import read_config
-from mlcore.models.registry import ModelConfig
+from mlcore.modeldir import read_config
+from mlcore.models import ModelConfig
 from mlcore.training.pretrain import METHODS, PretrainConfig, pretrain
 
 # What a user may set, with the type each value must have; the rest keeps mlcore's defaults.

@@ -18,7 +18,7 @@ from matplotlib.image import imread
 
 from inventories.models import AccuracyReport
 from inventories.selectors.report_tables import Table, report_tables
-from mlcore.evaluation.report_files import ReportFiles
+from mlcore.evaluation import ReportFiles
 
 A4 = (8.27, 11.69)
 LINES_PER_PAGE = 78

@@ -33,9 +33,7 @@ from inventories.services.inventories import inventory_frame
 from inventories.services.jobs import JobContext, ReportParams, job_create
 from inventories.services.report_pdf import write_report_pdf
 from mlcore.errors import MlcoreError
-from mlcore.evaluation.pixels import DEFAULT_MAX_CELLS
-from mlcore.evaluation.report import Report, build_report
-from mlcore.evaluation.report_files import write_report
+from mlcore.evaluation import DEFAULT_MAX_CELLS, Report, build_report, write_report
 
 DEFAULT_SPLITS = (MappedExtent.Split.TEST,)
 REPORTS_FOLDER = "reports"

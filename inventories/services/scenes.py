@@ -19,7 +19,17 @@ from inventories.models import Project, Scene
 from inventories.services.files import media_path, new_relative_path, staged_files
 from inventories.services.names import check_name, fit_name
 from inventories.services.tile_cache import scene_tiles_forget
-from mlcore.raster import geotiff, terrain
+from mlcore.raster import (
+    BandStats,
+    RasterInfo,
+    RasterTooLarge,
+    band_statistics,
+    footprint_wgs84,
+    inspect_geotiff,
+    write_cog,
+    write_hillshade,
+    write_slope,
+)
 
 Progress = Callable[[float, str], None]
 
@@ -28,17 +38,17 @@ def _no_progress(fraction: float, message: str) -> None:
     pass
 
 
-def scene_check(path: Path, *, band_names: Sequence[str] | None = None) -> geotiff.RasterInfo:
+def scene_check(path: Path, *, band_names: Sequence[str] | None = None) -> RasterInfo:
     """Refuse a raster before anything is stored: not a GeoTIFF, no CRS, too large.
 
     Too large counts what the header declares, in samples and in bytes: a
     sparse or compressed file of a few kilobytes can declare tens of gigabytes,
     which the conversion to a COG would then write out in full.
     """
-    info = geotiff.inspect_geotiff(path, max_samples=settings.SCARP_MAX_RASTER_SAMPLES)
+    info = inspect_geotiff(path, max_samples=settings.SCARP_MAX_RASTER_SAMPLES)
     declared = info.samples * np.dtype(info.dtype).itemsize
     if declared > settings.SCARP_MAX_RASTER_BYTES:
-        raise geotiff.RasterTooLarge(
+        raise RasterTooLarge(
             f"{path.name} declares {declared / 1e9:,.1f} GB of pixels ({info.width} x "
             f"{info.height} pixels, {info.count} bands of {info.dtype}), more than the limit "
             f"of {settings.SCARP_MAX_RASTER_BYTES / 1e9:,.1f} GB (SCARP_MAX_RASTER_BYTES); "
@@ -93,13 +103,13 @@ def scene_import(
             with tempfile.TemporaryDirectory(dir=settings.MEDIA_ROOT) as tmp:
                 progress(0.5, "Computing slope")
                 slope_tmp = Path(tmp) / "slope.tif"
-                terrain.write_slope(source, slope_tmp)
+                write_slope(source, slope_tmp)
                 slope = _store_cog(
                     slope_tmp, "scenes", written, nodata=-9999, stem="slope", bands=["slope"]
                 )
                 progress(0.7, "Computing hillshade")
                 shade_tmp = Path(tmp) / "hillshade.tif"
-                terrain.write_hillshade(source, shade_tmp)
+                write_hillshade(source, shade_tmp)
                 shade = _store_cog(
                     shade_tmp, "scenes", written, nodata=0, stem="hillshade", bands=["hillshade"]
                 )
@@ -127,7 +137,7 @@ def scene_import(
     return scenes
 
 
-def _default_band_names(info: geotiff.RasterInfo) -> list[str]:
+def _default_band_names(info: RasterInfo) -> list[str]:
     return [desc or f"band {i}" for i, desc in enumerate(info.band_descriptions, start=1)]
 
 
@@ -149,16 +159,16 @@ def _store_cog(
     target = media_path(relative)
     target.parent.mkdir(parents=True, exist_ok=True)
     written.append(target)
-    geotiff.write_cog(source, target, nodata=nodata, descriptions=bands)
+    write_cog(source, target, nodata=nodata, descriptions=bands)
     return relative
 
 
 def scene_register(*, relative: str, band_names: list[str], **fields) -> Scene:
     """Describe a COG the server wrote under MEDIA_ROOT as a Scene row."""
     path = media_path(relative)
-    info = geotiff.inspect_geotiff(path, max_samples=settings.SCARP_MAX_RASTER_SAMPLES)
-    stats = geotiff.band_statistics(path)
-    footprint = geotiff.footprint_wgs84(path)
+    info = inspect_geotiff(path, max_samples=settings.SCARP_MAX_RASTER_SAMPLES)
+    stats = band_statistics(path)
+    footprint = footprint_wgs84(path)
     return Scene.objects.create(
         file=relative,
         size_bytes=path.stat().st_size,
@@ -189,7 +199,7 @@ def file_checksum(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def _stats_dict(stats: geotiff.BandStats) -> dict[str, float]:
+def _stats_dict(stats: BandStats) -> dict[str, float]:
     return {
         "p2": stats.p2,
         "p98": stats.p98,

@@ -26,7 +26,7 @@ from inventories.services.jobs import (
 )
 from inventories.services.scenes import scene_check, scene_import
 from mlcore.errors import MlcoreError
-from mlcore.vector import polygons
+from mlcore.vector import SUPPORTED_SUFFIXES
 
 RASTER_SUFFIXES = (".tif", ".tiff")
 
@@ -82,7 +82,7 @@ def inventory_upload_start(
     require(user, project, Action.EDIT)
     path = store_upload(
         uploaded,
-        allowed_suffixes=polygons.SUPPORTED_SUFFIXES,
+        allowed_suffixes=SUPPORTED_SUFFIXES,
         max_bytes=settings.SCARP_MAX_VECTOR_BYTES,
     )
     with transaction.atomic():
