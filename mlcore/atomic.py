@@ -25,12 +25,12 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "fsync_dir", "write_atomic"]
+__all__ = ["atomic_path", "fsync", "write_atomic"]
 
 
-def fsync_dir(directory: Path) -> None:
-    """Flush a directory's entries, so a rename in it survives a crash."""
-    fd = os.open(directory, os.O_RDONLY)
+def fsync(path: Path) -> None:
+    """Flush a file's bytes, or a directory's entries (so a rename in it survives a crash)."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
@@ -48,14 +48,6 @@ def _umask() -> int:
     return mask
 
 
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 @contextlib.contextmanager
 def atomic_path(dst: str | Path) -> Iterator[Path]:
     """A path to write instead of `dst`; it replaces `dst` only if the block succeeds."""
@@ -65,9 +57,9 @@ def atomic_path(dst: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         os.chmod(tmp, 0o666 & ~_umask())  # what open() gives; SQLite (GeoPackage) gives 0644
-        _fsync_file(tmp)
+        fsync(tmp)
         os.replace(tmp, dst)
-        fsync_dir(dst.parent)
+        fsync(dst.parent)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

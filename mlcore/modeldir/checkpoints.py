@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from mlcore.atomic import fsync_dir, write_atomic
+from mlcore.atomic import fsync, write_atomic
 from mlcore.errors import MlcoreError
 
 _CHUNK = 1 << 20
@@ -60,7 +60,7 @@ def save_checkpoint(obj: dict[str, Any], path: str | Path) -> str:
     digest = sha256_of(pending)
     write_atomic(sidecar_path(path), f"{digest}  {path.name}\n".encode())
     os.replace(pending, path)
-    fsync_dir(path.parent)
+    fsync(path.parent)
     return digest
 
 
@@ -85,7 +85,7 @@ def recover_checkpoint(path: str | Path) -> str | None:
     if pending.exists():
         if expected is not None and sha256_of(pending) == expected:
             os.replace(pending, path)
-            fsync_dir(path.parent)
+            fsync(path.parent)
         else:
             pending.unlink()
     if expected is None or not path.exists():
