@@ -18,6 +18,7 @@ class Job(models.Model):
         PREDICT = "predict", "Predict landslides"
         REPORT = "report", "Accuracy report"
         EXPORT_INVENTORY = "export_inventory", "Export inventory"
+        EXPORT_MODEL = "export_model", "Export model (ONNX)"
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"
