@@ -191,7 +191,7 @@ def forward_sweep(args: argparse.Namespace, model_dir: Path) -> list[tuple[str, 
         return rates
 
     for channels_last in (False, True):
-        for batch in (1, 2, 4, 8, 16, 32):
+        for batch in args.batches:
             config = {"batch_size": batch, "channels_last": channels_last, "amp": False}
             fmt = "channels_last" if channels_last else "contiguous"
             measure(
@@ -410,6 +410,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--sweep-seconds", type=float, default=3.0, help="forward-only time per configuration"
+    )
+    parser.add_argument(
+        "--batches", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32], help="batch sizes swept"
     )
     parser.add_argument("--block", type=int, default=2048)
     parser.add_argument(
