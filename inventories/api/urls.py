@@ -2,6 +2,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from inventories.api.gis_tiles import InventoryTileJSONView, ProjectWMTSView, SceneTileJSONView
 from inventories.api.imagery import SceneUploadView, SceneViewSet
 from inventories.api.inventories import InventoryUploadView, InventoryViewSet
 from inventories.api.jobs import JobViewSet
@@ -49,6 +50,17 @@ urlpatterns = [
     path("inventories/<int:inventory_pk>/extents/", inventory_extents, name="inventory-extents"),
     path("inventories/<int:inventory_pk>/review/", include("inventories.api.review")),
     path("projects/<int:project_pk>/ogc/", include("inventories.api.ogc_urls")),
+    path("scenes/<int:pk>/tilejson.json", SceneTileJSONView.as_view(), name="scene-tilejson"),
+    path(
+        "inventories/<int:inventory_pk>/tilejson.json",
+        InventoryTileJSONView.as_view(),
+        name="inventory-tilejson",
+    ),
+    path(
+        "projects/<int:project_pk>/wmts/WMTSCapabilities.xml",
+        ProjectWMTSView.as_view(),
+        name="project-wmts",
+    ),
     re_path(
         r"^scenes/(?P<pk>\d+)/tiles/(?P<z>\d+)/(?P<x>\d+)/(?P<y>\d+)(?:\.(?P<fmt>png|webp))?$",
         SceneTileView.as_view(),
