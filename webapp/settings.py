@@ -117,6 +117,8 @@ SCARP_TILE_CACHE = envbool("SCARP_TILE_CACHE", "true")
 # turns this on; applied here so the web app and every worker start that way.
 SCARP_GDAL_ALLOW_NETWORK = envbool("SCARP_GDAL_ALLOW_NETWORK", "false")
 apply_network_policy(SCARP_GDAL_ALLOW_NETWORK)
+# STAC imports may name local files only under this folder (empty: none at all).
+SCARP_STAC_IMPORT_ROOT = envstr("SCARP_STAC_IMPORT_ROOT", "")
 # "auto" uses CUDA when present; "cuda" without one is an error, never a silent CPU run.
 SCARP_TRAIN_DEVICE = envstr("SCARP_TRAIN_DEVICE", "auto")
 SCARP_PREDICT_BLOCK_SIZE = envint("SCARP_PREDICT_BLOCK_SIZE", "2048")

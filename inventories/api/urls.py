@@ -11,6 +11,12 @@ from inventories.api.limits import ThrottledObtainAuthToken
 from inventories.api.models import ModelVersionViewSet
 from inventories.api.projects import MembershipViewSet, ProjectViewSet
 from inventories.api.reports import ReportViewSet
+from inventories.api.stac import (
+    ProjectStacCollectionView,
+    SceneCogView,
+    SceneStacItemView,
+    StacImportView,
+)
 from inventories.api.tiles import ExtentTileView, LandslideTileView, SceneTileView
 
 router = DefaultRouter()
@@ -50,6 +56,14 @@ urlpatterns = [
     path("inventories/<int:inventory_pk>/extents/", inventory_extents, name="inventory-extents"),
     path("inventories/<int:inventory_pk>/review/", include("inventories.api.review")),
     path("projects/<int:project_pk>/ogc/", include("inventories.api.ogc_urls")),
+    path("scenes/<int:pk>/stac/", SceneStacItemView.as_view(), name="scene-stac"),
+    path("scenes/<int:pk>/cog/", SceneCogView.as_view(), name="scene-cog"),
+    path(
+        "projects/<int:project_pk>/scenes/stac/", StacImportView.as_view(), name="scene-stac-import"
+    ),
+    path(
+        "projects/<int:project_pk>/stac/", ProjectStacCollectionView.as_view(), name="project-stac"
+    ),
     path("scenes/<int:pk>/tilejson.json", SceneTileJSONView.as_view(), name="scene-tilejson"),
     path(
         "inventories/<int:inventory_pk>/tilejson.json",
