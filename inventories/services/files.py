@@ -87,9 +87,12 @@ def sweep_journal(journal: Path, *, keep) -> None:
         with contextlib.suppress(ValueError):
             target = media_path(relative)
             target.unlink(missing_ok=True)
-            # and the temporaries written beside it (mlcore's atomic_output: .<name>.<hex>.tmp)
+            # and the temporary written beside it (mlcore.atomic: a folder .<name>.<random>.tmp)
             for temporary in target.parent.glob(f".{target.name}.*"):
-                temporary.unlink(missing_ok=True)
+                if temporary.is_dir():
+                    shutil.rmtree(temporary, ignore_errors=True)
+                else:
+                    temporary.unlink(missing_ok=True)
             with contextlib.suppress(OSError):
                 target.parent.rmdir()
     journal.unlink(missing_ok=True)
