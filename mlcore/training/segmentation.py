@@ -29,17 +29,12 @@ from mlcore.data import (
     grid_refs,
 )
 from mlcore.data.bands import check_derivable
+from mlcore.device import amp_dtype, check_amp, resolve_device
 from mlcore.errors import MlcoreError
+from mlcore.evaluation.metrics import sweep
 from mlcore.modeldir.directory import load_model, write_config
 from mlcore.models.registry import CHANGE, SEMANTIC, build_model, family_of
-from mlcore.training.config import (
-    EpochReport,
-    TrainConfig,
-    TrainResult,
-    amp_dtype_for,
-    resolve_device,
-    sweep,
-)
+from mlcore.training.config import EpochReport, TrainConfig, TrainResult
 from mlcore.training.losses import IGNORE, get_loss
 from mlcore.training.trainer import (
     EpochOutcome,
@@ -206,7 +201,7 @@ class SegmentationTask(Task):
                 f"a {family.kind} model; train it with mlcore.training.tuning.train_and_tune, "
                 "which picks train or mlcore.training.instances.train_instances by the family."
             )
-        amp_dtype_for(config, resolve_device(config.device))  # a wrong device, before reading
+        check_amp(config.amp, resolve_device(config.device))  # a wrong device, before reading
 
     def prepare(self, state: dict[str, Any] | None) -> None:
         spec = InputSpec.from_dict(state["fingerprint"]["input"]) if state else None
@@ -222,7 +217,7 @@ class SegmentationTask(Task):
         return load_model(init_from)[0].state_dict() if init_from else None
 
     def amp_dtype(self, device: torch.device) -> torch.dtype | None:
-        return amp_dtype_for(self.config, device)
+        return amp_dtype(self.config.amp, device)
 
     def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return self.loss_fn(logits, targets)

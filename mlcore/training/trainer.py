@@ -30,7 +30,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from mlcore.errors import MlcoreError
+from mlcore.device import resolve_device
+from mlcore.errors import Cancelled, MlcoreError
 from mlcore.modeldir.checkpoints import load_checkpoint, recover_checkpoint, save_checkpoint
 from mlcore.modeldir.directory import (
     BEST,
@@ -42,13 +43,14 @@ from mlcore.modeldir.directory import (
     plot_curves,
     write_json,
 )
-from mlcore.training.config import lr_factor, resolve_device
+from mlcore.training.config import lr_factor
 
 __all__ = ["EpochOutcome", "Task", "Trainer", "TrainingCancelled", "make_loader", "run_task"]
 
 
-class TrainingCancelled(Exception):  # noqa: N818 - reads as what happened
-    """should_stop() asked to stop; a resume continues from the state last saved."""
+# The one cancellation (mlcore.errors.Cancelled), by the name training's callers know:
+# should_stop() asked to stop; a resume continues from the state last saved.
+TrainingCancelled = Cancelled
 
 
 class Settings(Protocol):
