@@ -49,23 +49,29 @@ def _umask() -> int:
 
 
 @contextlib.contextmanager
-def atomic_path(dst: str | Path) -> Iterator[Path]:
-    """A path to write instead of `dst`; it replaces `dst` only if the block succeeds."""
+def atomic_path(dst: str | Path, *, durable: bool = True) -> Iterator[Path]:
+    """A path to write instead of `dst`; it replaces `dst` only if the block succeeds.
+
+    `durable=False` skips the two fsyncs, for a cache that may lose its newest
+    entries in a crash but must never serve half of one.
+    """
     dst = Path(dst)
     folder = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent))
     tmp = folder / dst.name
     try:
         yield tmp
         os.chmod(tmp, 0o666 & ~_umask())  # what open() gives; SQLite (GeoPackage) gives 0644
-        fsync(tmp)
+        if durable:
+            fsync(tmp)
         os.replace(tmp, dst)
-        fsync(dst.parent)
+        if durable:
+            fsync(dst.parent)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def write_atomic(path: str | Path, data: bytes | str) -> Path:
+def write_atomic(path: str | Path, data: bytes | str, *, durable: bool = True) -> Path:
     """Replace `path` with `data` (text is written as UTF-8)."""
-    with atomic_path(path) as tmp:
+    with atomic_path(path, durable=durable) as tmp:
         tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
     return Path(path)

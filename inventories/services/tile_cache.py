@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
 
 from inventories.models import Scene
+from mlcore.atomic import write_atomic
 
 FOLDER = "tile-cache"
 # Bump when rendering changes, so tiles rendered by older code are not served.
@@ -91,14 +90,7 @@ def tile_get_or_render(*, scene: Scene, key: str, render: Callable[[], bytes]) -
     body = render()
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(body)
-            os.replace(tmp, path)
-        except OSError:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, body, durable=False)  # a lost tile is rendered again
     return body
 
 
@@ -112,4 +104,4 @@ def cached_tile_count(scene_pk: int) -> int:
     folder = _folder(scene_pk)
     if not folder.is_dir():
         return 0
-    return sum(1 for p in folder.glob("*/*") if not p.name.startswith(".tmp-"))
+    return sum(1 for p in folder.glob("*/*") if not p.name.startswith("."))
