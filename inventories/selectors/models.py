@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
 
+from inventories.errors import NotFound
 from inventories.models import ModelVersion, Project, Scene
 from mlcore.training.recipes import recipe_for_device
 
@@ -124,7 +125,7 @@ def metrics_beside_parent(version: ModelVersion) -> list[tuple[str, float | None
 def training_defaults(device: str) -> dict[str, object]:
     """What the training and pretraining forms start from: the recipe for the training device.
 
-    On a CPU that is mlcore's `cpu` recipe (a small U-Net on 1 m pixels with
+    On a CPU that is mlcore's `cpu` recipe (a small U-Net on 2 m pixels with
     slope and relief, minutes on two cores); on a GPU the `gpu` recipe's
     ResNet-34 U-Net and longer epochs. The form shows the recipe's own figures.
     """
@@ -142,4 +143,13 @@ def training_defaults(device: str) -> dict[str, object]:
         "chip_size": train["chip_size"],
         "batch_size": train["batch_size"],
         "scale": train.get("scale", 1),
+        "tta": bool(train.get("tta", False)),
     }
+
+
+def model_version_get(*, project: Project, pk: int) -> ModelVersion:
+    """A model version of this project, or NotFound."""
+    version = ModelVersion.objects.filter(project=project, pk=pk).first()
+    if version is None:
+        raise NotFound("No such model version in this project.")
+    return version

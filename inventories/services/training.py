@@ -36,6 +36,7 @@ from mlcore.data import SceneSpec, StackedScene, label_scenes
 from mlcore.errors import MlcoreError
 from mlcore.modeldir.directory import read_config
 from mlcore.models.registry import ARCHITECTURES
+from mlcore.predict.predictor import model_tta
 from mlcore.training.config import TrainConfig
 from mlcore.training.pretrain import finetune_config
 from mlcore.training.recipes import RECIPES, get_recipe, recipe_for_device
@@ -255,6 +256,7 @@ def _record_result(version: ModelVersion, result, out_dir) -> dict:
             polygon_f1=tuned["pixel_f1"],
             object_f1=tuned["object_f1"],
             postprocess=config.get("postprocess", {}),
+            tta=model_tta(config),
         )
     ModelVersion.objects.filter(pk=version.pk).update(
         status=ModelVersion.Status.READY,

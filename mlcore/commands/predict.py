@@ -87,6 +87,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--block-size", type=int, default=2048, metavar="N", help="pixels read at once (memory)"
     )
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument(
+        "--tta",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="average each chip's map with its flips' (default: as the model was tuned)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -99,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         amp=args.amp,
         block_size=args.block_size,
         device=args.device,
+        tta=args.tta,
     )
     progress = _Progress()
     result = predict_scene(

@@ -80,6 +80,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add("--keep-elevation", action="store_true", help="give the network absolute elevation too")
     add("--no-tune", action="store_true", help="keep threshold 0.5-sweep only; no polygon tuning")
+    add(
+        "--tta",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="predict with test-time flips (4x the work; the recipe's choice by default)",
+    )
     add("--workers", type=int, default=2, help="data loader processes (0: read in the main one)")
     add("--device", default="auto", help="auto, cpu or cuda (cuda without a GPU is an error)")
     add("--resume", action="store_true", help="continue the training saved in --out")
@@ -169,6 +175,8 @@ def _config(args: argparse.Namespace, bands: list[str]) -> TrainConfig:
         overrides["derived_bands"] = tuple(d.strip() for d in args.derive.split(",") if d.strip())
     if args.no_tune:
         overrides["tune_postprocess"] = False
+    if args.tta is not None:
+        overrides["tta"] = args.tta
     overrides.update(num_workers=args.workers, device=args.device)
     return recipe.config(bands, keep_elevation=args.keep_elevation, **overrides).validate()
 

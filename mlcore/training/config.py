@@ -12,10 +12,13 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
+# resolve_device and sweep are re-exported for the callers that import them from here.
+from mlcore.device import amp_dtype, check_amp
+from mlcore.device import resolve_device as resolve_device
 from mlcore.errors import MlcoreError
+from mlcore.evaluation.metrics import sweep as sweep
 from mlcore.models.registry import ModelConfig
 from mlcore.training.losses import LOSSES
 
@@ -63,6 +66,9 @@ class TrainConfig:
     # With a small validation extent "best" picks noise (an early, blurry epoch);
     # a cosine schedule's last epoch is the settled one.
     keep: str = "best"
+    # Predict with test-time flips (mlcore.predict.predictor): chosen with the recipe and
+    # kept in config.json, so the tuning and every later prediction see the same maps.
+    tta: bool = False
     num_workers: int = 2
     amp: bool | None = None
     device: str = "auto"
@@ -147,26 +153,10 @@ class TrainResult:
     postprocess: dict[str, Any] | None = None
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise MlcoreError(
-            "Device 'cuda' was asked for but PyTorch sees no CUDA GPU here; "
-            "use device 'cpu' or 'auto', or run on a machine with a GPU."
-        )
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise MlcoreError(f"Unknown device {name!r}; use auto, cpu or cuda.") from None
-
-
 def amp_dtype_for(config: TrainConfig, device: torch.device) -> torch.dtype | None:
-    if config.amp and device.type != "cuda":
-        raise MlcoreError("Mixed precision (amp) runs on CUDA only; leave amp unset on the CPU.")
-    if config.amp is False or device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    """Training's precision: amp asked for on the CPU is refused, not ignored (mlcore.device)."""
+    check_amp(config.amp, device)
+    return amp_dtype(config.amp, device)
 
 
 def lr_factor(schedule: str, total: int) -> Callable[[int], float]:
@@ -183,29 +173,3 @@ def lr_factor(schedule: str, total: int) -> Callable[[int], float]:
         return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress))
 
     return factor
-
-
-def _scores(tp: float, fp: float, fn: float) -> tuple[float, float, float, float]:
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    iou = tp / (tp + fp + fn) if tp + fp + fn else 0.0
-    return precision, recall, f1, iou
-
-
-def sweep(pos_hist: np.ndarray, neg_hist: np.ndarray) -> dict[str, float]:
-    """Scores at 0.5 and at the F1-best threshold, from histograms of probabilities.
-
-    Bin b counts pixels with floor(p * bins) == b, so "p >= b / bins" is "bin >= b".
-    """
-    tp = pos_hist[::-1].cumsum()[::-1].tolist()
-    fp = neg_hist[::-1].cumsum()[::-1].tolist()
-    total = int(pos_hist.sum())
-    table = [_scores(tp[b], fp[b], total - tp[b]) for b in range(len(pos_hist))]
-    half = len(pos_hist) // 2
-    best = max(range(1, len(pos_hist)), key=lambda b: (table[b][2], -abs(b - half)))
-    out = dict(zip(("precision", "recall", "f1", "iou"), table[half], strict=True))
-    keys = ("best_precision", "best_recall", "best_f1", "best_iou")
-    out.update(zip(keys, table[best], strict=True))
-    out["best_threshold"] = best / len(pos_hist)
-    return out

@@ -10,6 +10,7 @@ import pytest
 
 from inventories.models import Job, ModelVersion
 from inventories.tasks import job_run
+from mlcore.training.recipes import get_recipe
 from tests.factories.imported import PRETRAIN, import_generated_place, start_pretraining
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -80,4 +81,31 @@ def test_training_from_a_pretraining_takes_its_network_and_records_it(
     assert "rror" not in form.locator(".status").text_content()
     tuned = ModelVersion.objects.get(name="Fine-tuned")
     assert tuned.pretrained_from == pre and tuned.pretraining["sha256"] == pre.checkpoint_sha256
+    assert page.errors == []
+
+
+def test_the_training_form_starts_from_the_documented_recipe_and_sends_it(
+    open_page, people, project_with_data, settings
+):
+    """A mapper who only names the model trains the README's recipe, as the page says."""
+    settings.SCARP_TRAIN_DEVICE = "cpu"
+    project, places = project_with_data
+    recipe = get_recipe("cpu")
+    page = open_page(people.alice, models_url(project))
+    form = page.locator("#train-form")
+    shown = {
+        name: form.locator(f"[name={name}]").input_value()
+        for name in ("epochs", "chip_size", "scale", "batch_size", "chips_per_epoch", "encoder")
+    }
+    expected = {k: str(recipe.train[k]) for k in shown if k in recipe.train}
+    assert shown == {**expected, "encoder": recipe.model["encoder"]}
+    assert "test-time flips" in page.locator("main").text_content()
+    fill(form, {"name": "First model"})
+    form.locator("button[type=submit]").click()
+    page.wait_for_function("document.querySelector('#train-form .status').textContent.length > 0")
+    assert "rror" not in form.locator(".status").text_content()
+    version = ModelVersion.objects.get(name="First model")
+    assert version.hyperparameters["recipe"] == "cpu"
+    for name in ("epochs", "chip_size", "scale", "batch_size", "chips_per_epoch"):
+        assert version.hyperparameters[name] == recipe.train[name], name
     assert page.errors == []

@@ -40,16 +40,23 @@ def two_threads():
     torch.set_num_threads(before)
 
 
-def write_model_dir(path, *, logit_bias: float | None = None, chip_size: int = 64):
+def write_model_dir(
+    path, *, logit_bias: float | None = None, chip_size: int = 64, weight_std: float | None = None
+):
     """A model directory in training's format, from an untrained tiny U-Net.
 
     With `logit_bias`, the head's bias is set so that the model calls every
     valid pixel a landslide (bias > 0) or none (bias < 0), whatever it sees.
+    With `weight_std`, every weight is drawn that wide, so the map varies with the input.
     """
     torch.manual_seed(0)
     model_config = ModelConfig(arch="unet", encoder="none", in_channels=4, encoder_depth=1)
     model_config = ModelConfig(**{**model_config.to_dict(), "base_channels": 4})
     model = build_model(model_config)
+    if weight_std is not None:
+        with torch.no_grad():
+            for weight in model.parameters():
+                weight.normal_(0.0, weight_std)
     if logit_bias is not None:
         with torch.no_grad():
             model.head.weight.zero_()
@@ -339,3 +346,42 @@ def test_block_chips_stay_inside_the_scene_and_cover_every_core_pixel():
 
     assert (covered == 1).all()
     assert chip_starts(40, 64, 48) == [0]  # a scene smaller than a chip: one padded chip
+
+
+def _mirrored(paths, directory):
+    """The scene's rasters mirrored left-right, on the same grid."""
+    import rasterio
+
+    directory.mkdir()
+    out = []
+    for path in paths:
+        with rasterio.open(path) as src:
+            profile, data = src.profile, src.read()
+        target = directory / path.name
+        with rasterio.open(target, "w", **profile) as dst:
+            dst.write(data[:, :, ::-1])
+        out.append(target)
+    return out
+
+
+@pytest.mark.parametrize("recorded, asked", [(True, None), (False, True)])
+def test_with_flips_a_mirrored_scene_maps_to_the_mirrored_map(tmp_path, recorded, asked):
+    """Test-time flips average a chip's four mirror images, so the map no longer depends
+    on which way the scene faces; the model directory's recipe turns them on, or the call."""
+    model = write_model_dir(tmp_path / "model", weight_std=0.5)
+    config = json.loads((model / CONFIG).read_text())
+    write_json(model / CONFIG, {**config, "train": {"tta": recorded}})
+    scene = make_scene(tmp_path / "scene", size=64, blobs=4, seed=3)
+    paths = [scene.image, scene.dem]
+    mirror = _mirrored(paths, tmp_path / "mirror")
+
+    def maps(inference: InferenceConfig) -> tuple[np.ndarray, np.ndarray]:
+        a = predict_scene(model, paths, tmp_path / "a.tif", config=inference).probability_path
+        b = predict_scene(model, mirror, tmp_path / "b.tif", config=inference).probability_path
+        return read_prob(a).astype(int), read_prob(b)[:, ::-1].astype(int)
+
+    plain, mirrored_plain = maps(InferenceConfig(tta=False))
+    assert np.abs(plain - mirrored_plain).max() > 2  # a network alone is not mirror-blind
+    flipped, mirrored_flipped = maps(InferenceConfig(tta=asked))
+    assert np.abs(flipped - mirrored_flipped).max() <= 1  # one step of the stored 0-254 scale
+    assert np.abs(flipped - plain).max() > 0
