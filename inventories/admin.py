@@ -1,7 +1,12 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected as django_delete_selected
 from django.contrib.gis.admin import GISModelAdmin
+from django.db import transaction
 from django.forms.models import BaseInlineFormSet
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.translation import gettext_lazy
 
 from inventories.errors import DomainError
 from inventories.models import (
@@ -16,9 +21,62 @@ from inventories.models import (
     Project,
     Scene,
 )
+from inventories.permissions import Action
+from inventories.selectors.projects import require
+from inventories.services.deletion import inventory_delete, model_delete, project_delete
 from inventories.services.inventory_edits import inventory_changes_check
+from inventories.services.landslides import landslide_delete
 from inventories.services.projects import roles_keep_an_admin
+from inventories.services.reports import report_delete
+from inventories.services.scenes import scene_delete
 from inventories.services.training import model_retrain
+
+
+@admin.action(
+    permissions=["delete"], description=gettext_lazy("Delete selected %(verbose_name_plural)s")
+)
+def delete_selected(modeladmin, request, queryset):
+    """Django's bulk delete, all or nothing: a refusal deletes none and says why."""
+    try:
+        with transaction.atomic():
+            return django_delete_selected(modeladmin, request, queryset)
+    except DomainError as exc:
+        modeladmin.message_user(request, f"Nothing was deleted: {exc.message}", messages.ERROR)
+        return None
+
+
+class DeletesThroughServices:
+    """The admin deletes as the app does, through the service that owns the row.
+
+    Django's admin would delete with `QuerySet.delete()`: the rows go, but not
+    their files (COGs, model directories, report folders, uploads), the edit
+    history a landslide's delete records, or the refusals the services make (a
+    project whose job still runs, a model a job trains). A refusal shows the
+    service's message and deletes nothing.
+    """
+
+    actions = [delete_selected]
+
+    def delete_through_service(self, obj, user) -> None:
+        raise NotImplementedError
+
+    def delete_model(self, request, obj) -> None:
+        self.delete_through_service(obj, request.user)
+
+    def delete_queryset(self, request, queryset) -> None:
+        with transaction.atomic():
+            for obj in queryset:
+                self.delete_through_service(obj, request.user)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except DomainError as exc:
+            self.message_user(request, f"Not deleted: {exc.message}", messages.ERROR)
+            opts = self.model._meta
+            return HttpResponseRedirect(
+                reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id])
+            )
 
 
 class MembershipFormSet(BaseInlineFormSet):
@@ -47,14 +105,17 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Project)
-class ProjectAdmin(GISModelAdmin):
+class ProjectAdmin(DeletesThroughServices, GISModelAdmin):
     list_display = ["name", "trigger", "event_date", "created_at"]
     search_fields = ["name"]
     inlines = [MembershipInline]
 
+    def delete_through_service(self, obj, user) -> None:
+        project_delete(project=obj, user=user)
+
 
 @admin.register(Scene)
-class SceneAdmin(GISModelAdmin):
+class SceneAdmin(DeletesThroughServices, GISModelAdmin):
     list_display = ["name", "project", "kind", "phase", "width", "height", "band_count", "epsg"]
     list_filter = ["kind", "phase", "project"]
     search_fields = ["name"]
@@ -73,6 +134,10 @@ class SceneAdmin(GISModelAdmin):
         "band_stats",
         "source",
     ]
+
+    def delete_through_service(self, obj, user) -> None:
+        require(user, obj.project, Action.MANAGE)  # as the scene API checks it
+        scene_delete(scene=obj)
 
 
 class InventoryAdminForm(forms.ModelForm):
@@ -108,7 +173,7 @@ class InventoryAdminForm(forms.ModelForm):
 
 
 @admin.register(Inventory)
-class InventoryAdmin(admin.ModelAdmin):
+class InventoryAdmin(DeletesThroughServices, admin.ModelAdmin):
     form = InventoryAdminForm
     list_display = ["name", "project", "kind", "status", "created_at"]
     list_filter = ["kind", "status", "project"]
@@ -119,12 +184,20 @@ class InventoryAdmin(admin.ModelAdmin):
         form.request_user = request.user
         return form
 
+    def delete_through_service(self, obj, user) -> None:
+        inventory_delete(inventory=obj, user=user)
+
 
 @admin.register(Landslide)
-class LandslideAdmin(GISModelAdmin):
+class LandslideAdmin(DeletesThroughServices, GISModelAdmin):
     list_display = ["id", "inventory", "landslide_type", "area_m2", "review_state", "version"]
     list_filter = ["landslide_type", "review_state", "repaired", "inventory__project"]
     readonly_fields = ["version", "area_m2", "created_by", "updated_by"]
+
+    def delete_through_service(self, obj, user) -> None:
+        # The delete is recorded in the landslide's history, as the editor's is.
+        require(user, obj.inventory.project, Action.EDIT)
+        landslide_delete(landslide=obj, version=obj.version, user=user)
 
 
 @admin.register(LandslideChange)
@@ -154,7 +227,7 @@ def retrain_versions(modeladmin, request, queryset):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(DeletesThroughServices, admin.ModelAdmin):
     list_display = [
         "name",
         "project",
@@ -166,7 +239,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "architecture", "project"]
     readonly_fields = ["checkpoint_sha256", "directory"]
-    actions = [retrain_versions]
+    actions = [delete_selected, retrain_versions]
+
+    def delete_through_service(self, obj, user) -> None:
+        model_delete(version=obj, user=user)
 
 
 @admin.register(Job)
@@ -177,5 +253,8 @@ class JobAdmin(admin.ModelAdmin):
 
 
 @admin.register(AccuracyReport)
-class AccuracyReportAdmin(admin.ModelAdmin):
+class AccuracyReportAdmin(DeletesThroughServices, admin.ModelAdmin):
     list_display = ["name", "project", "predicted", "reference", "created_at"]
+
+    def delete_through_service(self, obj, user) -> None:
+        report_delete(report=obj, user=user)
