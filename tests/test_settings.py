@@ -36,7 +36,7 @@ def test_a_non_postgis_database_url_is_refused():
 
 
 def test_kept_connections_are_off_where_runserver_serves(monkeypatch):
-    """make run and the soak serve with runserver, a thread per request: kept
+    """runserver (the edit soak's server) makes a thread per request: kept
     connections piled up there until PostgreSQL said "too many clients"."""
     monkeypatch.delenv("SCARP_DB_CONN_MAX_AGE", raising=False)
     assert database_from_url("postgis://u@h/scarp")["CONN_MAX_AGE"] == 60
