@@ -18,6 +18,7 @@ from celery.signals import worker_ready
 from inventories.models import Job
 from inventories.services import jobs
 from inventories.services.exports import run_export
+from inventories.services.model_exports import run_onnx_export
 from inventories.services.prediction import block_predict, blocks_finish, run_predict
 from inventories.services.pretraining import run_pretrain
 from inventories.services.reports import run_report
@@ -32,6 +33,7 @@ RUNNERS: dict[str, jobs.Runner] = {
     Job.Kind.PRETRAIN: run_pretrain,
     Job.Kind.PREDICT: run_predict,
     Job.Kind.EXPORT_INVENTORY: run_export,
+    Job.Kind.EXPORT_MODEL: run_onnx_export,
 }
 
 

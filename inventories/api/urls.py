@@ -8,6 +8,7 @@ from inventories.api.inventories import InventoryUploadView, InventoryViewSet
 from inventories.api.jobs import JobViewSet
 from inventories.api.landslides import LandslideViewSet, MappedExtentViewSet
 from inventories.api.limits import ThrottledObtainAuthToken
+from inventories.api.model_exports import ModelOnnxView
 from inventories.api.models import ModelVersionViewSet
 from inventories.api.projects import MembershipViewSet, ProjectViewSet
 from inventories.api.reports import ReportViewSet
@@ -56,6 +57,7 @@ urlpatterns = [
     path("inventories/<int:inventory_pk>/extents/", inventory_extents, name="inventory-extents"),
     path("inventories/<int:inventory_pk>/review/", include("inventories.api.review")),
     path("projects/<int:project_pk>/ogc/", include("inventories.api.ogc_urls")),
+    path("models/<int:pk>/onnx/", ModelOnnxView.as_view(), name="model-onnx"),
     path("scenes/<int:pk>/stac/", SceneStacItemView.as_view(), name="scene-stac"),
     path("scenes/<int:pk>/cog/", SceneCogView.as_view(), name="scene-cog"),
     path(

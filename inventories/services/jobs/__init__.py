@@ -10,6 +10,7 @@ same state. Nothing here imports a task or a feature service.
 from inventories.services.jobs.context import Heartbeat, JobCancelled, JobContext, JobDetached
 from inventories.services.jobs.params import (
     BuildsVersion,
+    ExportModelParams,
     ExportParams,
     FromUpload,
     ImportInventoryParams,
@@ -43,6 +44,7 @@ __all__ = [
     "RUN_DEFAULT_JOB",
     "RUN_GPU_JOB",
     "BuildsVersion",
+    "ExportModelParams",
     "ExportParams",
     "FromUpload",
     "Heartbeat",

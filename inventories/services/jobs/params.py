@@ -130,6 +130,13 @@ class ExportParams(JobParams):
     crs: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class ExportModelParams(JobParams):
+    job_kind: ClassVar[str] = Job.Kind.EXPORT_MODEL
+    model_version: int
+    format: str = "onnx"
+
+
 PARAMS: dict[str, type[JobParams]] = {
     cls.job_kind: cls
     for cls in (
@@ -140,6 +147,7 @@ PARAMS: dict[str, type[JobParams]] = {
         PredictParams,
         ReportParams,
         ExportParams,
+        ExportModelParams,
     )
 }
 
