@@ -6,8 +6,8 @@ batch of 8 was the slow choice for the small U-Net, while channels_last
 (NHWC, which oneDNN's convolutions prefer) changed a ResNet encoder's speed
 several times over. So prediction does not guess on the CPU: the first time a
 model predicts on a machine, `forward_plan` times a short probe of batch
-sizes in both memory formats on chips of the model's size (a few seconds for
-the CPU recipe's model; larger batches are not tried once one forward takes
+sizes in both memory formats on chips of the model's size (tens of CPU
+seconds, once per machine and model; larger batches are not tried once one forward takes
 over `PROBE_MAX_FORWARD_S` or the speed falls well below the best so far),
 keeps the fastest, and stores it in the model directory
 (`forward_plan.json`, keyed by CPU, thread count, chip size and torch
