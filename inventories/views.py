@@ -13,6 +13,7 @@ from inventories.errors import NotFound
 from inventories.models import Job, Scene
 from inventories.permissions import Action, can, role_of
 from inventories.selectors.projects import project_get, projects_for_user
+from inventories.selectors.scenes import with_labels
 from inventories.selectors.tiles import map_layers
 
 
@@ -63,6 +64,7 @@ def project_map(request, pk: int):
     """The map editor; it reads and writes everything else through the API."""
     project = _project(request, pk)
     config = map_layers(project=project)
+    config["scenes"] = with_labels(config["scenes"], project=project)
     config["user"] = request.user.get_username()
     config["canEdit"] = can(request.user, project, Action.EDIT)
     return render(request, "inventories/map.html", {"project": project, "config": config})

@@ -15,7 +15,8 @@ from inventories.errors import NotFound
 from inventories.models import Inventory
 from inventories.permissions import Action, can
 from inventories.selectors.projects import project_get
-from inventories.selectors.review import review_dashboard, review_threshold
+from inventories.selectors.review import review_dashboard, review_threshold, speck_area
+from inventories.selectors.scenes import with_labels
 from inventories.selectors.tiles import map_layers
 
 
@@ -36,10 +37,14 @@ def review_page(request: HttpRequest, pk: int, inventory_pk: int) -> HttpRespons
     inventory = _predicted(request, pk, inventory_pk)
     project = inventory.project
     config = map_layers(project=project)
+    config["scenes"] = with_labels(config["scenes"], project=project)
     config.update(
         user=request.user.get_username(),
         inventory={"id": inventory.pk, "name": inventory.name},
         threshold=review_threshold(inventory=inventory),
+        # The page opens on the scene the model saw, not on the first scene listed.
+        initialScene=inventory.source_scene_id,
+        speckM2=round(speck_area(inventory=inventory), 1),
         canReview=can(request.user, project, Action.REVIEW),
         references=[
             {"id": i.pk, "name": i.name}

@@ -32,6 +32,7 @@ pids+=($!)
 pids+=($!)
 echo "==> Workers and beat logging to var/log/"
 echo "==> Scarp on http://127.0.0.1:8000  (Ctrl-C stops everything)"
-$PY manage.py runserver 127.0.0.1:8000 --noreload &
+# The web server as in production (DEBUG off, gunicorn, WhiteNoise): see scripts/web.sh.
+bash scripts/web.sh &
 pids+=($!)
 wait "${pids[-1]}"

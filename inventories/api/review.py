@@ -174,6 +174,7 @@ class QueueView(ReviewView):
             ),
             decided_by=_user(inventory.project, q.get("decided_by")),
             round=int(q.get("round", 1)) if str(q.get("round", 1)).isdigit() else 1,
+            specks_below=_number(q.get("specks_below"), "specks_below") or 0.0,
         ).select_related("updated_by")
         size = min(int(q.get("page_size", 50)) if q.get("page_size", "").isdigit() else 50, 500)
         page = max(int(q.get("page", 1)) if q.get("page", "").isdigit() else 1, 1)

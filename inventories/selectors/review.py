@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable
 
 from django.contrib.gis.db.models.functions import Centroid
-from django.db.models import Count, F, FloatField, Func, Q, QuerySet, Value
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.db.models.functions import Abs
+from pyproj import CRS
+from pyproj.exceptions import CRSError
 
 from inventories.errors import InvalidInput
 from inventories.models import (
@@ -19,7 +33,11 @@ from inventories.models import (
 )
 
 DEFAULT_THRESHOLD = 0.5
-ORDERS = ("uncertainty", "confidence", "confidence_asc", "location")
+ORDERS = ("uncertainty", "confidence", "confidence_asc", "area", "location")
+# A polygon smaller than this many pixels of its source scene is a speck to a reviewer.
+SPECK_PIXELS = 9
+# ...and never less than this, whatever the pixel size.
+SPECK_MIN_M2 = 10.0
 STATES = tuple(Landslide.Review.values)
 
 
@@ -52,12 +70,16 @@ def review_queue(
     assigned_to=None,
     decided_by=None,
     round: int = ReviewRound.FIRST,
+    specks_below: float = 0.0,
 ) -> QuerySet[Landslide]:
     """The inventory's polygons in review order, filtered; each row carries `uncertainty`.
 
     Orders: uncertainty (|confidence - threshold| ascending), confidence
-    (highest first) or confidence_asc, location (west to east, then north to
-    south). Polygons without a confidence come last.
+    (highest first) or confidence_asc, area (largest first), location (west
+    to east, then north to south). Polygons without a confidence come last.
+    Polygons under `specks_below` m² come after all the others, in the same
+    order: a reviewer starts on landslides, not on one-pixel specks at the
+    threshold, and still sees every polygon in the end.
     """
     if order not in ORDERS:
         raise InvalidInput(f"Unknown queue order '{order}'; use one of {', '.join(ORDERS)}.")
@@ -81,13 +103,45 @@ def review_queue(
         queryset = queryset.filter(
             review_decisions__reviewer=decided_by, review_decisions__current=True
         ).distinct()
+    first: list = []
+    if specks_below > 0:
+        queryset = queryset.annotate(
+            speck=Case(
+                When(area_m2__lt=specks_below, then=1), default=0, output_field=IntegerField()
+            )
+        )
+        first = ["speck"]
     if order == "uncertainty":
-        return queryset.order_by(F("uncertainty").asc(nulls_last=True), "pk")
+        return queryset.order_by(*first, F("uncertainty").asc(nulls_last=True), "pk")
     if order == "confidence":
-        return queryset.order_by(F("confidence").desc(nulls_last=True), "pk")
+        return queryset.order_by(*first, F("confidence").desc(nulls_last=True), "pk")
     if order == "confidence_asc":
-        return queryset.order_by(F("confidence").asc(nulls_last=True), "pk")
-    return _centroid_xy(queryset).order_by("cx", "-cy", "pk")
+        return queryset.order_by(*first, F("confidence").asc(nulls_last=True), "pk")
+    if order == "area":
+        return queryset.order_by(*first, F("area_m2").desc(nulls_last=True), "pk")
+    return _centroid_xy(queryset).order_by(*first, "cx", "-cy", "pk")
+
+
+def speck_area(*, inventory: Inventory) -> float:
+    """The area (m²) under which a polygon of this inventory counts as a speck.
+
+    SPECK_PIXELS pixels of the scene it was predicted on (a 3 x 3 blob is
+    noise to a reviewer), at least SPECK_MIN_M2. The scene's pixel size is
+    in its CRS's units: degrees are taken at the scene's centre.
+    """
+    scene = inventory.source_scene
+    if scene is None:
+        return SPECK_MIN_M2
+    pixel = abs(scene.resolution_x * scene.resolution_y)
+    try:
+        crs = CRS.from_wkt(scene.crs_wkt)
+    except CRSError:
+        return SPECK_MIN_M2
+    if crs.is_geographic:
+        pixel *= 111_320.0**2 * math.cos(math.radians(scene.footprint.centroid.y))
+    elif crs.axis_info:
+        pixel *= crs.axis_info[0].unit_conversion_factor ** 2
+    return max(SPECK_MIN_M2, SPECK_PIXELS * pixel)
 
 
 def landslides_west_to_east(*, inventory: Inventory) -> Iterable[tuple[int, float, float]]:

@@ -1,5 +1,6 @@
 // Model registry page: start training or pretraining, follow it live, promote and retrain.
-import { api, followJob } from "./api.js";
+import { api, followJob } from "./lib/api.js";
+import { url } from "./lib/urls.js";
 
 const status = document.querySelector("#registry-status");
 
@@ -88,7 +89,7 @@ function onSubmit(form, url, queued, body) {
 
 const form = document.querySelector("#train-form");
 if (form) {
-  onSubmit(form, "/api/models/", "Training queued…", (data) => ({
+  onSubmit(form, url("models"), "Training queued…", (data) => ({
     project: Number(form.dataset.project),
     name: data.get("name"),
     arch: data.get("arch"),
@@ -106,7 +107,7 @@ document.querySelector("#versions").addEventListener("click", async (event) => {
   button.disabled = true;
   const verb = button.classList.contains("promote") ? "promote" : "retrain";
   try {
-    const result = await api(`/api/models/${button.dataset.version}/${verb}/`, { method: "POST" });
+    const result = await api(url(verb === "promote" ? "modelPromote" : "modelRetrain", { pk: button.dataset.version }), { method: "POST" });
     if (verb === "promote") window.location.reload();
     else { status.textContent = `Retraining queued (job ${result.id}).`; window.location.reload(); }
   } catch (error) {
@@ -126,7 +127,7 @@ if (pretrainForm) {
   };
   pretrainForm.elements.method.addEventListener("change", showMethod);
   showMethod();
-  onSubmit(pretrainForm, "/api/models/pretrain/", "Pretraining queued…", (data) => {
+  onSubmit(pretrainForm, url("modelPretrain"), "Pretraining queued…", (data) => {
     const method = data.get("method");
     const setting = method === "masked" ? "mask_ratio" : "noise_std";
     return {

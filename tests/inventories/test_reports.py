@@ -277,7 +277,7 @@ def test_the_report_page_shows_tables_plots_downloads_and_layer_urls(people, api
         assert f"/api/reports/{report.pk}/layers/{layer}/" in page
     for name in ("report.pdf", "summary.csv", "report.json", "layers.gpkg"):
         assert f"/api/reports/{report.pk}/files/{name}/" in page
-    assert "js/report_map.js" in page and "vendor/leaflet/leaflet.js" in page
+    assert "js/pages/report_map.js" in page and "vendor/leaflet/leaflet.js" in page
     listing = client.get(f"/projects/{people.a.pk}/reports/").content.decode()
     assert report.name in listing and "New report" not in listing  # bob cannot start one
     client.force_login(people.alice)

@@ -1,5 +1,5 @@
 // Upload forms: send the file with a progress bar, then follow the import job.
-import { csrfToken, followJob } from "./api.js";
+import { csrfToken, followJob } from "../lib/api.js";
 
 function send(form, url) {
   const bar = form.querySelector("progress");

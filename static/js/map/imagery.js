@@ -47,8 +47,11 @@ export class Imagery {
     if (!this.el.scene) return;
     map.createPane("imagery").style.zIndex = 200;
     map.createPane("compare").style.zIndex = 210;
-    const post = config.scenes.find((s) => s.kind === "optical" && s.phase === "post");
-    if (post) this.el.scene.value = String(post.id);
+    // The page may name the scene to open on (the review: the scene the model predicted on);
+    // otherwise the first post-event optical scene.
+    const first = this.scenes.get(String(config.initialScene))
+      || config.scenes.find((s) => s.kind === "optical" && s.phase === "post");
+    if (first) this.el.scene.value = String(first.id);
     map.fitBounds(this.scene.bounds, { maxZoom: 19 });
     this.el.scene.addEventListener("change", () => this._sceneChanged());
     for (const input of [this.el.preset, this.el.band, this.el.colormap]) {
@@ -116,7 +119,11 @@ export class Imagery {
     this.el.colormap.value = scene.colormap;
     if (this.el.pair) this.el.pair.hidden = !scene.pair;
     this._redraw();
-    if (!this.map.getBounds().intersects(scene.bounds)) this.map.fitBounds(scene.bounds);
+    // Choosing a scene shows it, unless the view already lies on it (a pre-event scene of
+    // the same place keeps the reviewer's polygon in view).
+    if (!L.latLngBounds(scene.bounds).contains(this.map.getCenter())) {
+      this.map.fitBounds(scene.bounds, { maxZoom: 19 });
+    }
   }
 
   _redraw() {

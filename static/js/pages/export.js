@@ -1,6 +1,6 @@
 // Export links of a large inventory: the server answers with a job (202); follow it,
 // then offer the file. Links of small inventories are plain downloads.
-import { api, followJob } from "./api.js";
+import { api, followJob } from "../lib/api.js";
 
 async function exportInBackground(link) {
   const status = link.closest("td").querySelector(".export-status");

@@ -1,5 +1,6 @@
 // Model page: start a prediction and follow it to the predicted inventory.
-import { api, followJob } from "./api.js";
+import { api, followJob } from "../lib/api.js";
+import { url } from "../lib/urls.js";
 
 const form = document.querySelector("#predict-form");
 if (form) {
@@ -16,14 +17,18 @@ if (form) {
     if (data.get("threshold")) body.threshold = Number(data.get("threshold"));
     line.className = "status";
     try {
-      const job = await api(`/api/models/${form.dataset.version}/predict/`, { method: "POST", body });
+      const job = await api(url("modelPredict", { pk: form.dataset.version }), { method: "POST", body });
       bar.hidden = false;
       const done = await followJob(job.id, (j) => {
         bar.value = j.progress;
         line.textContent = j.error || j.message || j.state;
       }, 1500);
       if (done.state === "succeeded") {
-        line.textContent = `${done.result.landslides} landslides predicted into a new inventory ready for review.`;
+        // The message leads on to the work it made: the review of the new inventory.
+        const link = document.createElement("a");
+        link.href = url("reviewPage", { pk: form.dataset.project, inventory_pk: done.result.inventory_id });
+        link.textContent = "Review them";
+        line.replaceChildren(`${done.result.landslides} landslides predicted into a new inventory ready for review. `, link);
       } else {
         line.textContent = done.error || `The job ended: ${done.state}.`;
         line.className = "status error";

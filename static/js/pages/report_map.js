@@ -2,10 +2,11 @@
 // Layers are fetched for the visible bounds only (the server caps each answer);
 // when an answer is truncated the status line asks to zoom in instead of
 // showing part of a layer as if it were all of it.
-import { api } from "./api.js";
-import { escapeHtml, textLines } from "./text.js";
+import { api } from "../lib/api.js";
+import { escapeHtml, textLines } from "../lib/text.js";
+import { pageConfig } from "../lib/page.js";
 
-const config = JSON.parse(document.getElementById("report-map-config").textContent);
+const config = pageConfig("report-map-config");
 const status = document.getElementById("map-status");
 
 const LAYERS = {

@@ -3,7 +3,8 @@
 // to neighbouring landslides and extents. The guides are invisible and cannot
 // be clicked or edited; the vector tiles remain what the user sees.
 
-import { api } from "../api.js";
+import { api } from "../../lib/api.js";
+import { url } from "../../lib/urls.js";
 
 const L = window.L;
 const MIN_ZOOM = 15;
@@ -48,8 +49,8 @@ export class SnapGuides {
     let collections;
     try {
       collections = await Promise.all([
-        api(`/api/inventories/${this.inventory}/landslides/${query}`),
-        api(`/api/inventories/${this.inventory}/extents/${query}`),
+        api(`${url("inventoryLandslides", { inventory_pk: this.inventory })}${query}`),
+        api(`${url("inventoryExtents", { inventory_pk: this.inventory })}${query}`),
       ]);
     } catch {
       return; // guides are a convenience; editing goes on without them

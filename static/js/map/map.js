@@ -7,6 +7,9 @@ export function createMap(element, config) {
   const map = L.map(element, {
     maxZoom: 24,
     zoomSnap: 1,
+    // A mouse wheel notch (100 px in Chromium and Firefox) is one zoom level; at Leaflet's
+    // default of 60 px per level it rounded up to two.
+    wheelPxPerZoomLevel: 120,
     boxZoom: true,
     attributionControl: false,
     preferCanvas: false,

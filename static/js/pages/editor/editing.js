@@ -7,13 +7,13 @@
 // feature is hidden while its record is displayed, and shown again once the
 // tiles have been fetched after the save.
 
-import { api } from "../api.js";
+import { api } from "../../lib/api.js";
+import { url } from "../../lib/urls.js";
 
 const L = window.L;
 
 const PROPS = { landslide: ["landslide_type", "certainty", "notes"], extent: ["split", "name"] };
 const INFO = ["area_m2", "repaired", "review_state", "confidence"];
-const ITEM = { landslide: "landslides", extent: "extents" };
 const NOUN = { landslide: "landslide", extent: "mapped extent" };
 
 const SELECTED = { color: "#00b8d4", weight: 3, fillColor: "#00b8d4", fillOpacity: 0.15 };
@@ -72,7 +72,7 @@ export class Editor {
     queue.addEventListener("conflict", (event) => this._conflict(event.detail));
     queue.addEventListener("refused", (event) => this._refused(event.detail));
     this.refreshing = new Set();
-    for (const [kind, layer] of Object.entries(tiles)) layer.layer.on("load", () => this._settle(kind));
+    for (const [kind, layer] of Object.entries(tiles)) layer.onLoad(() => this._settle(kind));
   }
 
   // ---- choosing what to edit ----
@@ -97,7 +97,7 @@ export class Editor {
     let record = known;
     if (!record || !this.queue.hasPending(record.localId)) {
       try {
-        const feature = await api(`/api/${ITEM[kind]}/${id}/`);
+        const feature = await api(url(kind, { pk: id }));
         record = this._fromServer(kind, feature, record);
       } catch (error) {
         this.say(`Could not load ${NOUN[kind]} ${id}: ${errorText(error)}.`, true);
@@ -378,7 +378,7 @@ export class Editor {
       return;
     }
     try {
-      this._fromServer(record.kind, await api(`/api/${ITEM[record.kind]}/${record.id}/`), record);
+      this._fromServer(record.kind, await api(url(record.kind, { pk: record.id })), record);
       this._redraw(record);
     } catch {
       /* the message above already says it was not saved */

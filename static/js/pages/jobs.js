@@ -1,5 +1,6 @@
 // Jobs page: refresh active rows with live progress; cancel buttons.
-import { api } from "./api.js";
+import { api } from "../lib/api.js";
+import { url } from "../lib/urls.js";
 
 const table = document.querySelector("#jobs");
 const project = table.dataset.project;
@@ -17,7 +18,7 @@ function render(row, job) {
 async function refresh() {
   const active = [...table.querySelectorAll("tr.state-queued, tr.state-running")];
   if (active.length === 0) return;
-  const page = await api(`/api/jobs/?project=${project}&limit=200`);
+  const page = await api(`${url("jobs")}?project=${project}&limit=200`);
   const byId = new Map(page.results.map((job) => [String(job.id), job]));
   for (const row of active) {
     const job = byId.get(row.dataset.job);
@@ -30,7 +31,7 @@ table.addEventListener("click", async (event) => {
   if (!button) return;
   button.disabled = true;
   try {
-    const job = await api(`/api/jobs/${button.dataset.job}/cancel/`, { method: "POST" });
+    const job = await api(url("jobCancel", { pk: button.dataset.job }), { method: "POST" });
     render(button.closest("tr"), job);
   } catch (error) {
     button.disabled = false;

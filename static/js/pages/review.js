@@ -3,14 +3,18 @@
 // approved polygons frozen until reopened); this page shows its answers, conflicts
 // included, and never retries a decision behind the reviewer's back.
 
-import { api } from "./api.js";
-import { Swipe } from "./editor/compare.js";
-import { Imagery } from "./editor/imagery.js";
-import { createMap } from "./editor/map.js";
+import { api } from "../lib/api.js";
+import { fitBelowTopbar, pageConfig } from "../lib/page.js";
+import { statusLine } from "../lib/status.js";
+import { url } from "../lib/urls.js";
+import { Swipe } from "../map/compare.js";
+import { Imagery } from "../map/imagery.js";
+import { createMap } from "../map/map.js";
+import { landslideStyle, TiledFeatures } from "../map/tiles.js";
 
 const L = window.L;
-const config = JSON.parse(document.getElementById("review-config").textContent);
-const base = `/api/inventories/${config.inventory.id}/review/`;
+const config = pageConfig("review-config");
+const inventory = { inventory_pk: config.inventory.id };
 const STATE_LABELS = { none: "not reviewed", accepted: "accepted", edited: "accepted with edits", rejected: "rejected" };
 const STYLES = {
   none: { color: "#f9a825", weight: 3, fillOpacity: 0.08 },
@@ -19,24 +23,38 @@ const STYLES = {
   rejected: { color: "#b3261e", weight: 2, dashArray: "6 4", fillOpacity: 0.05 },
 };
 
-document.documentElement.style.setProperty("--topbar-h", `${document.querySelector(".topbar").offsetHeight}px`);
+fitBelowTopbar();
 
 const map = createMap(document.getElementById("map"), config);
 const swipe = new Swipe(map);
 if (config.scenes.length) new Imagery(map, config, swipe);
+map.createPane("neighbours").style.zIndex = 405;
+map.createPane("references").style.zIndex = 410;
 map.createPane("review").style.zIndex = 420;
 
-const state = { items: [], pos: 0, count: 0, progress: null, layer: null, editing: false, busy: false };
-window.scarpReview = { map, state };
+// The rest of the prediction around the polygon under review, and the reference outlines:
+// a reviewer judges a polygon by its neighbours and by what was mapped there before.
+const neighbourStyle = (properties) => ({ ...landslideStyle(properties), weight: 1, fillOpacity: 0.1 });
+const referenceStyle = () => ({ color: "#00acc1", weight: 2, dashArray: "5 3", fill: false });
+const neighbours = new TiledFeatures(map, {
+  kind: "landslide", urlName: "landslideTiles", layerName: "landslides", style: neighbourStyle, pane: "neighbours",
+  onPick: (kind, id) => jumpTo(id),
+});
+neighbours.setInventory(config.inventory.id);
+const references = config.references.map((reference) => {
+  const layer = new TiledFeatures(map, {
+    kind: "reference", urlName: "landslideTiles", layerName: "landslides", style: referenceStyle, pane: "references",
+    onPick: () => {},
+  });
+  layer.setInventory(reference.id);
+  return layer;
+});
+
+const state = { items: [], pos: 0, count: 0, progress: null, layer: null, editing: false, busy: false, hidden: null };
+window.scarpReview = { map, state, neighbours, references };
 
 const el = (id) => document.getElementById(id);
-let messageTimer = null;
-function say(text, isError = false) {
-  el("message").textContent = text;
-  el("message").classList.toggle("error", isError);
-  clearTimeout(messageTimer);
-  messageTimer = setTimeout(() => { el("message").textContent = ""; }, isError ? 15000 : 6000);
-}
+const say = statusLine(el("message"));
 
 function current() {
   return state.items[state.pos] || null;
@@ -44,6 +62,7 @@ function current() {
 
 function queueParams() {
   const params = new URLSearchParams({ order: el("order").value, page_size: "200" });
+  if (config.speckM2) params.set("specks_below", String(config.speckM2));
   if (el("state").value) params.set("state", el("state").value);
   if (el("min-area").value.trim()) params.set("min_area", el("min-area").value.trim());
   if (el("assigned").checked) params.set("assigned_to", "me");
@@ -55,7 +74,7 @@ function queueParams() {
 async function loadQueue(reset) {
   let body;
   try {
-    body = await api(`${base}queue/?${queueParams()}`);
+    body = await api(`${url("reviewQueue", inventory)}?${queueParams()}`);
   } catch (error) {
     say(`The queue could not be loaded: ${error.message}`, true);
     return 0;
@@ -120,9 +139,13 @@ function show() {
   const item = current();
   if (state.layer) state.layer.remove();
   state.layer = null;
+  if (state.hidden !== null) neighbours.unhide(state.hidden);
+  state.hidden = null;
   renderProgress();
   renderCurrent(item);
   if (!item) return;
+  neighbours.hide(item.id);
+  state.hidden = item.id;
   state.layer = L.geoJSON(item, { pane: "review", style: STYLES[item.properties.review_state] }).addTo(map);
   map.fitBounds(state.layer.getBounds(), { padding: [120, 120], maxZoom: 19, animate: false });
 }
@@ -142,15 +165,16 @@ function showConflict(error) {
   box.hidden = false;
 }
 
-async function send(path, body, done) {
+async function send(urlName, body, done) {
   const item = current();
   if (!item || state.busy) return;
   state.busy = true;
   el("conflict").hidden = true;
   try {
-    const answer = await api(`${base}landslides/${item.id}/${path}/`, { method: "POST", body });
+    const answer = await api(url(urlName, { ...inventory, pk: item.id }), { method: "POST", body });
     merge(item, answer.landslide);
     state.progress = answer.progress;
+    neighbours.refresh();
     done(item);
   } catch (error) {
     if (error.status === 409) {
@@ -174,7 +198,7 @@ function decide(decision, geometry) {
   if (!item) return;
   const body = { decision, version: item.properties.version };
   if (geometry) body.geometry = geometry;
-  return send("decide", body, (it) => {
+  return send("reviewDecide", body, (it) => {
     say(`Landslide ${it.id}: ${STATE_LABELS[decision]} (version ${it.properties.version}).`);
     next();
   });
@@ -183,7 +207,7 @@ function decide(decision, geometry) {
 function reopen() {
   const item = current();
   if (!item) return;
-  return send("reopen", { version: item.properties.version }, (it) => {
+  return send("reviewReopen", { version: item.properties.version }, (it) => {
     say(`Landslide ${it.id} reopened (version ${it.properties.version}); decide again.`);
     show();
   });
@@ -198,6 +222,19 @@ async function next() {
   state.pos = state.items.length;  // past the end until more arrive
   const added = await loadQueue(false);
   if (!added) say("End of the queue: every polygon matching the filters has been seen.");
+}
+
+// A click on a neighbouring prediction makes it the current polygon, when the queue holds it.
+function jumpTo(id) {
+  if (state.editing) return;
+  const index = state.items.findIndex((f) => f.id === id);
+  if (index < 0) {
+    say(`Landslide #${id} is not in the queue with these filters.`);
+    return;
+  }
+  state.pos = index;
+  el("conflict").hidden = true;
+  show();
 }
 
 function back() {
@@ -227,6 +264,7 @@ function stopEdit(save) {
   else show();
 }
 
+const TYPING = "textarea, [contenteditable], input:not([type=checkbox]):not([type=radio]):not([type=range]):not([type=button])";
 const ACTIONS = {
   a: () => decide("accepted"),
   r: () => decide("rejected"),
@@ -238,7 +276,9 @@ const ACTIONS = {
 
 document.addEventListener("keydown", (event) => {
   if (event.ctrlKey || event.metaKey || event.altKey) return;
-  if (event.target.closest("input, select, textarea, [contenteditable]")) return;
+  // Only fields that take typed text keep the letters; after a scene is chosen or a box
+  // ticked the keys still decide, without a click on the map first.
+  if (event.target.closest(TYPING)) return;
   if (state.editing) {
     if (event.key === "Enter") stopEdit(true);
     else if (event.key === "Escape") stopEdit(false);
@@ -256,6 +296,13 @@ for (const button of document.querySelectorAll("[data-key]")) {
 }
 for (const id of ["order", "state", "assigned"]) el(id).addEventListener("change", () => loadQueue(true));
 el("min-area").addEventListener("change", () => loadQueue(true));
+el("show-neighbours").addEventListener("change", (e) => neighbours.show(e.target.checked));
+neighbours.show(el("show-neighbours").checked);
+if (el("show-references")) {
+  const toggle = () => references.forEach((layer) => layer.show(el("show-references").checked));
+  el("show-references").addEventListener("change", toggle);
+  toggle();
+}
 
 const promote = el("promote");
 if (promote) {
@@ -264,7 +311,7 @@ if (promote) {
     const body = target ? { reference: Number(target) } : { name: el("promote-name").value };
     promote.disabled = true;
     try {
-      const answer = await api(`${base}promote/`, { method: "POST", body });
+      const answer = await api(url("reviewPromote", inventory), { method: "POST", body });
       say(`Promoted ${answer.promoted} polygons into ${answer.reference.name}.`);
     } catch (error) {
       say(`Nothing was promoted: ${error.message}`, true);

@@ -1,8 +1,10 @@
 // Reports page: start a report (mapped extents of chosen splits, or a drawn polygon),
 // follow its job, then open the report. The server checks everything again.
-import { api, followJob } from "./api.js";
+import { api, followJob } from "../lib/api.js";
+import { url } from "../lib/urls.js";
+import { pageConfig } from "../lib/page.js";
 
-const config = JSON.parse(document.getElementById("report-config").textContent);
+const config = pageConfig("report-config");
 const form = document.getElementById("report-form");
 const fields = form.elements;
 const statusLine = form.querySelector(".status");
@@ -57,7 +59,7 @@ function showMap() {
 async function showExtents() {
   // The reference's mapped extents, to draw against; a large inventory has few extents.
   try {
-    const data = await api(`/api/inventories/${fields.reference.value}/extents/?page_size=500`);
+    const data = await api(`${url("inventoryExtents", { inventory_pk: fields.reference.value })}?page_size=500`);
     if (extents) map.removeLayer(extents);
     extents = L.geoJSON(data, { style: { color: "#7b1fa2", weight: 1, fillOpacity: 0.05 }, pmIgnore: true });
     extents.addTo(map);
@@ -97,7 +99,7 @@ form.addEventListener("submit", async (event) => {
   statusLine.classList.remove("error");
   button.disabled = true;
   try {
-    const job = await api("/api/reports/", { method: "POST", body: request() });
+    const job = await api(url("reports"), { method: "POST", body: request() });
     progress.hidden = false;
     const done = await followJob(job.id, (j) => {
       progress.value = j.progress;

@@ -4,6 +4,8 @@
 // the editor then loads that one feature by id and edits it as a normal
 // Leaflet polygon, hiding its tiled copy meanwhile.
 
+import { url } from "../lib/urls.js";
+
 const L = window.L;
 
 const REVIEW_COLOURS = { accepted: "#2e7d32", rejected: "#9e9e9e", edited: "#1565c0", none: "#e65100" };
@@ -28,13 +30,21 @@ export function extentStyle(properties) {
 }
 
 export class TiledFeatures {
-  constructor(map, { kind, template, layerName, style, pane, onPick }) {
+  constructor(map, { kind, urlName, layerName, style, pane, onPick }) {
     this.map = map;
     this.kind = kind;
-    this.template = template;
+    this.urlName = urlName;
+    this.options = { layerName, style, pane, onPick };
     this.inventory = null;
     this.hidden = new Set();
-    this.layer = L.vectorGrid.protobuf("", {
+    this.loadListeners = [];
+    this.layer = this._build("");
+    this.stale = null; // the layer a refresh replaces, until the new one has loaded
+  }
+
+  _build(address) {
+    const { layerName, style, pane, onPick } = this.options;
+    const layer = L.vectorGrid.protobuf(address, {
       pane,
       interactive: true,
       maxZoom: 24,
@@ -47,18 +57,28 @@ export class TiledFeatures {
       },
       fetchOptions: { credentials: "same-origin" },
     });
-    this.layer.on("click", (event) => {
+    layer.on("click", (event) => {
       if (event.originalEvent) event.originalEvent._scarpPicked = true;
       onPick(this.kind, event.layer.properties.id, event);
     });
+    for (const id of this.hidden) layer.setFeatureStyle(id, HIDDEN);
+    return layer;
+  }
+
+  // Called each time the tiles in view have loaded (after a refresh too).
+  onLoad(listener) {
+    this.loadListeners.push(listener);
+    this.layer.on("load", listener);
   }
 
   setInventory(inventoryId) {
+    this._dropStale();
     this.inventory = inventoryId;
-    this.layer.setUrl(this.template.replace("{inventory}", inventoryId), false);
+    this.layer.setUrl(url(this.urlName, { inventory_pk: inventoryId }), false);
   }
 
   show(visible) {
+    this._dropStale();
     if (visible && this.inventory !== null) this.layer.addTo(this.map);
     else this.layer.remove();
   }
@@ -67,15 +87,35 @@ export class TiledFeatures {
   hide(id) {
     this.hidden.add(id);
     this.layer.setFeatureStyle(id, HIDDEN);
+    if (this.stale) this.stale.setFeatureStyle(id, HIDDEN);
   }
 
   unhide(id) {
     this.hidden.delete(id);
     this.layer.resetFeatureStyle(id);
+    if (this.stale) this.stale.resetFeatureStyle(id);
   }
 
-  // Fetch the tiles again; unchanged ones come back as 304 from the browser cache.
+  // Fetch the tiles again; unchanged ones come back as 304 from the browser cache. The new
+  // tiles load in a second layer under the old one, which goes only once they are all in:
+  // redrawing in place would blank every polygon (and every click) until the server answered.
   refresh() {
-    if (this.map.hasLayer(this.layer)) this.layer.redraw();
+    if (!this.map.hasLayer(this.layer)) return;
+    this._dropStale();
+    const old = this.layer;
+    const fresh = this._build(old._url);
+    fresh.once("load", () => {
+      if (this.stale === old) this._dropStale();
+      for (const listener of this.loadListeners) fresh.on("load", listener);
+      for (const listener of this.loadListeners) listener();
+    });
+    this.stale = old;
+    this.layer = fresh;
+    fresh.addTo(this.map);
+  }
+
+  _dropStale() {
+    if (this.stale) this.stale.remove();
+    this.stale = null;
   }
 }

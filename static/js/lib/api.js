@@ -1,4 +1,5 @@
 // Small helpers for talking to Scarp's API from a page (session auth + CSRF).
+import { url } from "./urls.js";
 
 export function csrfToken() {
   const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
@@ -27,7 +28,7 @@ export async function api(path, { method = "GET", body } = {}) {
 // Follow a job until it ends; onUpdate gets each fresh state.
 export async function followJob(jobId, onUpdate, intervalMs = 1000) {
   for (;;) {
-    const job = await api(`/api/jobs/${jobId}/`);
+    const job = await api(url("job", { pk: jobId }));
     onUpdate(job);
     if (!["queued", "running"].includes(job.state)) return job;
     await new Promise((resolve) => setTimeout(resolve, intervalMs));

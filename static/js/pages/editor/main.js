@@ -1,31 +1,25 @@
 // The map editor page: reads the configuration the server rendered into the page
 // and wires the map, the layers, the editor, the save queue and the shortcuts.
 
-import { api } from "../api.js";
+import { api } from "../../lib/api.js";
+import { fitBelowTopbar, pageConfig } from "../../lib/page.js";
+import { statusLine } from "../../lib/status.js";
 import { AttributePanel } from "./attributes.js";
-import { Swipe } from "./compare.js";
+import { Swipe } from "../../map/compare.js";
 import { ConflictDialog } from "./conflicts.js";
 import { Editor } from "./editing.js";
 import { bindShortcuts, HelpOverlay } from "./help.js";
-import { Imagery } from "./imagery.js";
-import { createMap } from "./map.js";
+import { Imagery } from "../../map/imagery.js";
+import { createMap } from "../../map/map.js";
 import { SaveQueue } from "./savequeue.js";
 import { SnapGuides } from "./snapping.js";
-import { extentStyle, landslideStyle, TiledFeatures } from "./tiled.js";
+import { extentStyle, landslideStyle, TiledFeatures } from "../../map/tiles.js";
 import { UndoStack } from "./undo.js";
+import { url } from "../../lib/urls.js";
 
-const config = JSON.parse(document.getElementById("map-config").textContent);
-
-document.documentElement.style.setProperty("--topbar-h", `${document.querySelector(".topbar").offsetHeight}px`);
-
-const messageEl = document.getElementById("message");
-let messageTimer = null;
-function say(text, isError = false) {
-  messageEl.textContent = text;
-  messageEl.classList.toggle("error", isError);
-  clearTimeout(messageTimer);
-  messageTimer = setTimeout(() => { messageEl.textContent = ""; }, isError ? 15000 : 6000);
-}
+const config = pageConfig("map-config");
+fitBelowTopbar();
+const say = statusLine(document.getElementById("message"));
 
 const map = createMap(document.getElementById("map"), config);
 const swipe = new Swipe(map);
@@ -35,11 +29,11 @@ map.createPane("extents").style.zIndex = 410;
 map.createPane("landslides").style.zIndex = 420;
 const tiles = {
   extent: new TiledFeatures(map, {
-    kind: "extent", template: "/api/inventories/{inventory}/extents/tiles/{z}/{x}/{y}.mvt",
+    kind: "extent", urlName: "extentTiles",
     layerName: "extents", style: extentStyle, pane: "extents", onPick: (kind, id) => editor.pick(kind, id),
   }),
   landslide: new TiledFeatures(map, {
-    kind: "landslide", template: "/api/inventories/{inventory}/tiles/{z}/{x}/{y}.mvt",
+    kind: "landslide", urlName: "landslideTiles",
     layerName: "landslides", style: landslideStyle, pane: "landslides", onPick: (kind, id) => editor.pick(kind, id),
   }),
 };
@@ -131,7 +125,7 @@ const actions = {
   target: () => editor.setTarget(editor.target === "landslide" ? "extent" : "landslide"),
   "new-inventory": async () => {
     try {
-      await api("/api/inventories/", { method: "POST", body: { project: config.project.id, name: "Manual mapping" } });
+      await api(url("inventories"), { method: "POST", body: { project: config.project.id, name: "Manual mapping" } });
       window.location.reload();
     } catch (error) {
       say(`Could not create the inventory: ${error.message}`, true);

@@ -7,11 +7,12 @@
 // version (and, after a create, to the new id). A 409 pauses the queue until
 // the user has chosen what to keep; a network failure is retried with back-off.
 
-import { api } from "../api.js";
+import { api } from "../../lib/api.js";
+import { url } from "../../lib/urls.js";
 
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 30000;
-const PATHS = { landslide: "landslides", extent: "extents" };
+const COLLECTIONS = { landslide: "inventoryLandslides", extent: "inventoryExtents" };
 
 function isTransient(error) {
   // fetch() rejects with a TypeError when the server cannot be reached.
@@ -121,14 +122,14 @@ export class SaveQueue extends EventTarget {
   }
 
   _send(op) {
-    const base = `/api/${PATHS[op.kind]}`;
     if (op.action === "create") {
-      return api(`/api/inventories/${op.inventory}/${PATHS[op.kind]}/`, { method: "POST", body: op.body });
+      return api(url(COLLECTIONS[op.kind], { inventory_pk: op.inventory }), { method: "POST", body: op.body });
     }
+    const item = url(op.kind, { pk: op.id });
     if (op.action === "update") {
-      return api(`${base}/${op.id}/`, { method: "PATCH", body: { ...op.body, version: op.version } });
+      return api(item, { method: "PATCH", body: { ...op.body, version: op.version } });
     }
-    return api(`${base}/${op.id}/?version=${op.version}`, { method: "DELETE" });
+    return api(`${item}?version=${op.version}`, { method: "DELETE" });
   }
 
   // Later operations of the same feature now build on what the server answered.
