@@ -20,6 +20,7 @@ chosen on the same validation part.
     .venv/bin/python bench/model_quality.py --quick              # CPU, about an hour
     .venv/bin/python bench/model_quality.py --device cuda        # adds the GPU recipe
     .venv/bin/python bench/model_quality.py --quick --only cpu --directions A-B
+    .venv/bin/python bench/model_quality.py --quick --only cpu,cpu+pretrained  # pretraining
 
 The table is printed and written as JSON (--json, default var/bench/model_quality.json).
 """
@@ -50,6 +51,7 @@ from mlcore.predict.postprocess import Validation, tune_postprocess  # noqa: E40
 from mlcore.predict.predictor import predict_scene  # noqa: E402
 from mlcore.predict.probability_raster import encode, probability_writer  # noqa: E402
 from mlcore.raster.terrain import horn_gradients, relief, slope_degrees  # noqa: E402
+from mlcore.training.pretrain import PretrainConfig, finetune_config, pretrain  # noqa: E402
 from mlcore.training.recipes import get_recipe  # noqa: E402
 from mlcore.training.tuning import train_and_tune  # noqa: E402
 
@@ -240,8 +242,13 @@ def score(polygons: gpd.GeoDataFrame, test: Scene) -> dict[str, float]:
 # ---------------------------------------------------------------- the run
 
 
+PRETRAINED = "+pretrained"
+
+
 def run_deep(recipe_name: str, train_scene: Scene, extents, test: Scene, args, work: Path):
-    recipe = get_recipe(recipe_name)
+    """Train a recipe; "<recipe>+pretrained" first pretrains its network without labels on
+    the imagery of both scenes, the one to map included (after an event it is all there)."""
+    recipe = get_recipe(recipe_name.removesuffix(PRETRAINED))
     labelled = label_scenes([SceneSpec(train_scene.paths)], [train_scene.landslides], [extents])
     with StackedScene(SceneSpec(train_scene.paths)) as scene:
         bands = scene.band_names
@@ -250,12 +257,34 @@ def run_deep(recipe_name: str, train_scene: Scene, extents, test: Scene, args, w
     config = recipe.config(bands, **overrides)
     out = work / f"{recipe_name}-{train_scene.name}"
     started = time.monotonic()
+    if recipe_name.endswith(PRETRAINED):
+        pre = PretrainConfig(
+            model=config.model,
+            derived_bands=config.derived_bands,
+            dropped_bands=config.dropped_bands,
+            scale=config.scale,
+            chip_size=config.chip_size,
+            batch_size=config.batch_size,
+            epochs=args.pretrain_epochs,
+            chips_per_epoch=config.chips_per_epoch,
+            lr=config.lr,
+            device=args.device,
+            seed=args.seed,
+        )
+        pre_dir = work / f"pretrained-{train_scene.name}-{test.name}"
+        scenes = [SceneSpec(train_scene.paths), SceneSpec(test.paths)]
+        pretrain(pre, scenes, pre_dir, resume=False, on_epoch=_print_pretrain)
+        config = finetune_config(config, pre_dir)
     train_and_tune(config, labelled, labelled, out, resume=False, on_epoch=_print_epoch)
     minutes = (time.monotonic() - started) / 60
     polygons = work / f"{recipe_name}-{train_scene.name}-on-{test.name}.gpkg"
     result = predict_scene(out, test.paths, work / f"{polygons.stem}.tif", polygons_path=polygons)
     config_json = json.loads((out / "config.json").read_text())
     return result.polygons, minutes, config_json.get("postprocess")
+
+
+def _print_pretrain(report: dict) -> None:
+    print(f"  pretrain {report['epoch']}/{report['epochs']} loss {report['loss']:.4f}", flush=True)
 
 
 def _print_epoch(report) -> None:
@@ -286,6 +315,7 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated recipes to run")
     parser.add_argument("--workers", type=int, default=1, help="data loader processes")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pretrain-epochs", type=int, default=8, help="for <recipe>+pretrained")
     parser.add_argument("--json", type=Path, default=ROOT / "var" / "bench" / "model_quality.json")
     parser.add_argument("--keep", type=Path, help="keep models and maps in this folder")
     parser.add_argument(

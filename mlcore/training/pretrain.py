@@ -28,6 +28,7 @@ import torch
 from rasterio.windows import Window
 
 from mlcore.data import ChipRef, InputSpec, SceneSpec, StackedScene, compute_input_spec
+from mlcore.data.dataset import read_prepared
 from mlcore.errors import MlcoreError
 from mlcore.modeldir.directory import read_config, write_config
 from mlcore.models.registry import ModelConfig, build_model, families, family_of
@@ -71,6 +72,11 @@ class PretrainConfig:
     seed: int = 0
     num_workers: int = 0
     device: str = "auto"
+    # The input plan of the training that will fine-tune it (mlcore.data.bands.plan_inputs):
+    # the network must see the same channels on the same grid in both.
+    derived_bands: tuple[str, ...] = ()
+    dropped_bands: tuple[str, ...] = ()
+    scale: int = 1
 
     def validate(self) -> PretrainConfig:
         family = self.model.validate() and family_of(self.model.arch)
@@ -97,7 +103,8 @@ class PretrainConfig:
 
     def record(self) -> dict[str, Any]:
         """The method and its settings, as config.json's "pretraining" tells them."""
-        keep = {"method", "epochs", "chip_size", "chips_per_epoch", "lr", "seed"}
+        keep = {"method", "epochs", "chip_size", "chips_per_epoch", "lr", "seed", "scale"}
+        keep |= {"derived_bands", "dropped_bands"}
         keep |= {"mask_ratio", "patch_size"} if self.method == "masked" else {"noise_std"}
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name in keep}
 
@@ -123,10 +130,10 @@ class UnlabelledChips(torch.utils.data.Dataset):
 
     def __getitem__(self, ref: ChipRef) -> tuple[torch.Tensor, torch.Tensor]:
         if ref.scene not in self._open:
-            self._open[ref.scene] = StackedScene(self.scenes[ref.scene])
+            self._open[ref.scene] = StackedScene(self.scenes[ref.scene], self.spec.scale)
         scene = self._open[ref.scene]
-        raw, valid = scene.read(Window(ref.col, ref.row, self.chip_size, self.chip_size))
-        image = self.spec.prepare(raw, valid, scene.res)
+        window = Window(ref.col, ref.row, self.chip_size, self.chip_size)
+        image, valid = read_prepared(scene, self.spec, window)  # terrain from a halo
         k = (ref.seed or 0) % 8  # one of the eight symmetries of the square
         image, valid = np.rot90(image, k % 4, axes=(1, 2)), np.rot90(valid, k % 4)
         if k >= 4:
@@ -205,14 +212,16 @@ def _scenes_and_spec(
     """Each scene's (width, height) and the normalisation, checked against the model."""
     if not scenes:
         raise MlcoreError("Pretraining needs at least one scene.")
-    opened = [StackedScene(s) for s in scenes]
+    opened = [StackedScene(s, config.scale) for s in scenes]
     try:
         sizes = [(s.width, s.height) for s in opened]
         if min(min(size) for size in sizes) < config.chip_size:
             raise MlcoreError(
                 f"A scene is smaller than one {config.chip_size} px chip; use a smaller chip size."
             )
-        spec = compute_input_spec(opened, seed=config.seed)
+        spec = compute_input_spec(
+            opened, config.derived_bands, dropped=config.dropped_bands, seed=config.seed
+        )
     finally:
         for scene in opened:
             scene.close()
@@ -351,6 +360,16 @@ def finetune_config(config: TrainConfig, pretrained_dir: str | Path) -> TrainCon
             f"{pretrained_dir} was pretrained for {theirs.arch}/{theirs.encoder} with "
             f"{theirs.in_channels} bands and depth {theirs.encoder_depth}; fine-tune the same "
             "network, or pretrain again for this one."
+        )
+    inputs = read_config(pretrained_dir)["input"]
+    theirs_plan = (tuple(inputs.get("derived", ())), int(inputs.get("scale", 1)))
+    ours_plan = (tuple(config.derived_bands), config.scale)
+    if theirs_plan != ours_plan:
+        raise MlcoreError(
+            f"{pretrained_dir} was pretrained on derived bands {list(theirs_plan[0]) or 'none'} "
+            f"at model pixel {theirs_plan[1]}, but this training derives "
+            f"{list(ours_plan[0]) or 'none'} at {ours_plan[1]}; its weights learnt other "
+            "inputs. Train with the pretraining's inputs, or pretrain again with these."
         )
     sha = read_config(pretrained_dir)["checkpoint"]["sha256"]
     return replace(config, init_from=Path(pretrained_dir), pretraining={**record, "sha256": sha})

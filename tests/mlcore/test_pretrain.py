@@ -143,3 +143,33 @@ def test_a_stopped_pretraining_keeps_its_last_epoch_and_resumes_from_it(tmp_path
 
     result = pretrain(config, [SceneSpec([scene.image])], tmp_path / "pre")
     assert [h["epoch"] for h in result.history] == [1, 2]
+
+
+def test_pretraining_learns_the_recipes_terrain_on_its_grid_and_a_fine_tune_must_match(tmp_path):
+    """The recommended recipe feeds slope and relief on 2 m pixels: a pretraining for it
+    sees the same channels on the same grid, and a fine-tune on other inputs is refused."""
+    from tests.factories.landslide_scenes import make_scene
+
+    scene = make_scene(tmp_path / "scene", size=256)
+    spec = SceneSpec([scene.image, scene.dem])
+    terrain = {"derived_bands": ("slope", "relief"), "dropped_bands": ("dem",), "scale": 2}
+    model = ModelConfig(
+        arch="unet", encoder="none", in_channels=5, encoder_depth=2, base_channels=4
+    )
+    small = dict(batch_size=4, chip_size=32, device="cpu")
+    pre = PretrainConfig(model=model, epochs=1, chips_per_epoch=8, patch_size=8, **small, **terrain)
+    pretrain(pre, [spec], tmp_path / "pre")
+
+    written = json.loads((tmp_path / "pre" / "config.json").read_text())["input"]
+    assert written["derived"] == ["slope", "relief"] and written["scale"] == 2
+    channels = [r["band"] for r in written["normalisation"]]
+    assert channels == ["red", "green", "blue", "slope", "relief"]  # no absolute elevation
+    labelled = label_scenes([spec], [read_vector(scene.landslides)], [read_vector(scene.extents)])
+    config = TrainConfig(model=model, epochs=1, chips_per_epoch=8, **small, **terrain)
+    tuned = finetune_config(config, tmp_path / "pre")
+    assert tuned.init_from == tmp_path / "pre" and tuned.pretraining["scale"] == 2
+    assert train(tuned, labelled, labelled, tmp_path / "fine", resume=False).checkpoint_sha256
+
+    plain = TrainConfig(model=model, epochs=1, **small, derived_bands=("slope", "relief"))
+    with pytest.raises(MlcoreError, match="at model pixel 2, but this training derives"):
+        finetune_config(plain, tmp_path / "pre")
