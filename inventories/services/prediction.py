@@ -9,11 +9,15 @@ on one worker and gives its own polygons, one per landslide.
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import time
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import rasterio
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Value
@@ -50,6 +54,7 @@ from mlcore.predict.predictor import (
     predict_scene,
     scene_polygons,
 )
+from mlcore.predict.probability_raster import BLOCK_TAG
 from mlcore.predict.tiling import Block
 from mlcore.vector import polygons as vectors
 
@@ -232,18 +237,54 @@ def _fan_out(job, ctx, version, scenes) -> dict:
     folder = _blocks_folder(job.pk, job.lease)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
+    kept = _keep_done_blocks(job, blocks, folder)
+    todo = [block for block in blocks if block.index not in kept]
     Job.objects.filter(pk=job.pk, lease=job.lease).update(
-        result={"blocks": len(blocks), "done": []}, merge_queued=False
+        result={"blocks": len(blocks), "done": sorted(kept.values())},
+        merge_queued=not todo,
     )
     ctx.log(f"Split into {len(blocks)} blocks for parallel workers.")
-    ctx.progress(0.02, f"{len(blocks)} blocks queued", force=True)
+    if kept:
+        ctx.log(f"Kept {len(kept)} of {len(blocks)} blocks an earlier run had predicted.")
+    ctx.progress(0.02 + 0.8 * len(kept) / len(blocks), f"{len(todo)} blocks queued", force=True)
 
     def send() -> None:
-        for block in blocks:
+        if not todo:  # every block was done: only the merge was lost
+            jobs.send(jobs.FINISH_PREDICTION, [job.pk, job.lease], queue="default")
+        for block in todo:
             jobs.send(jobs.PREDICT_BLOCK, [job.pk, block.to_dict(), job.lease], queue="gpu")
 
     transaction.on_commit(send)
     raise JobDetached()
+
+
+def _keep_done_blocks(job: Job, blocks: list[Block], folder) -> dict[int, str]:
+    """Move the blocks an earlier run of this job finished into this run's folder.
+
+    A run taken over (its worker lost, or reaped while its blocks waited) had
+    recorded each finished block on the row; a block file is kept only if it
+    is one this job wrote and its tag is the very block planned now (same
+    plan, same scene), so the result equals a run that did them all. Moving,
+    not copying: the earlier run's blocks go once they are in use here.
+    """
+    planned = {block.index: block.to_dict() for block in blocks}
+    jobs_folder = media_path(f"jobs/{job.pk}")
+    kept: dict[int, str] = {}
+    for done in (job.result or {}).get("done", []):
+        path = Path(done)
+        if jobs_folder not in path.parents or path.parent == folder or not path.is_file():
+            continue
+        try:
+            with rasterio.open(path) as src:
+                tag = json.loads(src.tags().get(BLOCK_TAG, "null"))
+        except (rasterio.errors.RasterioError, ValueError):
+            continue  # unreadable: predicted again
+        if not isinstance(tag, dict) or planned.get(tag.get("index")) != tag:
+            continue
+        target = folder / path.name
+        os.replace(path, target)
+        kept[tag["index"]] = str(target)
+    return kept
 
 
 def _blocks_folder(job_id: int, lease: str):
