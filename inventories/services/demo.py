@@ -20,7 +20,9 @@ from django.db import transaction
 from rasterio.transform import from_origin
 from shapely.geometry import Point, box
 
-from inventories.models import Project, Role
+from inventories.models import Project, Role, Scene
+from inventories.services.deletion import project_delete
+from inventories.services.files import staged_files
 from inventories.services.inventories import extents_import, inventory_import
 from inventories.services.projects import member_set
 from inventories.services.scenes import scene_import
@@ -46,15 +48,28 @@ def demo_admin(*, password_file: Path, username: str = "admin") -> tuple[str, st
 
 
 def demo_project(*, data_dir: Path | None, user, log: Log = print) -> Project:
-    """Create the demo project with imagery and reference inventories; safe to run again."""
+    """Create the demo project with imagery and reference inventories; safe to run again.
+
+    A demo project without imagery is made again only when it holds nothing
+    else; one whose people made inventories, models, reports or jobs in it is
+    left as it is (nothing a user made goes silently), and is said so.
+    """
     project = Project.objects.filter(name=DEMO_PROJECT).first()
     if project is not None and project.scenes.exists():
         log(f"Demo project already present: {project.name}")
         return project
-    # One transaction: an interrupted seed leaves no half-made project behind.
-    with transaction.atomic():
-        if project is not None:
-            project.delete()
+    if project is not None:
+        held = _work_in(project)
+        if held:
+            log(
+                f"Demo project {project.name} has no imagery but holds {held}; left as it is. "
+                "Rename or delete it in the app to seed the demo again."
+            )
+            return project
+        project_delete(project=project, user=user)  # through the service: its files go too
+    # One transaction: an interrupted seed leaves no half-made project behind, and
+    # staged_files deletes the COGs it had stored, which the rollback cannot.
+    with staged_files() as written, transaction.atomic():
         project = Project.objects.create(
             name=DEMO_PROJECT,
             created_by=user,
@@ -65,18 +80,37 @@ def demo_project(*, data_dir: Path | None, user, log: Log = print) -> Project:
         member_set(project=project, user=user, role=Role.ADMIN)
         baige = data_dir / "baige" if data_dir else None
         if baige and (baige / "A" / "image.tif").exists():
-            _load_baige(project, baige, user, log)
+            _load_baige(project, baige, user, log, written)
         else:
             log("Shared Baige data not found; generating a synthetic demo scene.")
-            _load_synthetic(project, user, log)
+            _load_synthetic(project, user, log, written)
     return project
 
 
-def _load_baige(project: Project, baige: Path, user, log: Log) -> None:
+def _import_scene(written: list[Path], **kwargs) -> list[Scene]:
+    """scene_import, noting the stored COGs so a failed seed can delete them."""
+    scenes = scene_import(**kwargs)
+    written.extend(scene.path for scene in scenes)
+    return scenes
+
+
+def _work_in(project: Project) -> str:
+    """What people made in a project, in words ("2 inventories, 1 model"); "" if nothing."""
+    counts = [
+        (project.inventories.count(), "inventory", "inventories"),
+        (project.model_versions.count(), "model", "models"),
+        (project.reports.count(), "report", "reports"),
+        (project.jobs.count(), "job", "jobs"),
+    ]
+    return ", ".join(f"{n} {one if n == 1 else many}" for n, one, many in counts if n)
+
+
+def _load_baige(project: Project, baige: Path, user, log: Log, written: list[Path]) -> None:
     for scene in ("A", "B"):
         folder = baige / scene
         log(f"Importing Baige scene {scene} imagery")
-        scene_import(
+        _import_scene(
+            written,
             project=project,
             source=folder / "image.tif",
             name=f"Baige {scene} image",
@@ -85,7 +119,8 @@ def _load_baige(project: Project, baige: Path, user, log: Log) -> None:
             user=user,
         )
         log(f"Importing Baige scene {scene} surface model (with slope and hillshade)")
-        scene_import(
+        _import_scene(
+            written,
             project=project,
             source=folder / "dsm.tif",
             name=f"Baige {scene} DSM",
@@ -104,7 +139,7 @@ def _load_baige(project: Project, baige: Path, user, log: Log) -> None:
         extents_import(inventory=inventory, path=folder / "extent.gpkg", user=user)
 
 
-def _load_synthetic(project: Project, user, log: Log) -> None:
+def _load_synthetic(project: Project, user, log: Log, written: list[Path]) -> None:
     rng = np.random.default_rng(7)
     size, res, x0, y0 = 1024, 1.0, 500_000.0, 3_450_000.0
     yy, xx = np.mgrid[0:size, 0:size]
@@ -128,7 +163,8 @@ def _load_synthetic(project: Project, user, log: Log) -> None:
         )
         with rasterio.open(path, "w", **profile) as dst:
             dst.write(image)
-        scene_import(
+        _import_scene(
+            written,
             project=project,
             source=path,
             name="Synthetic image",
