@@ -18,14 +18,13 @@ from inventories.api.serializers import (
 )
 from inventories.errors import InvalidInput
 from inventories.models import Inventory, Landslide, MappedExtent
-from inventories.permissions import Action
 from inventories.selectors.landslides import (
     extents_in_bbox,
     landslide_history,
     landslides_in_bbox,
     parse_bbox,
 )
-from inventories.selectors.projects import inventory_get, require
+from inventories.selectors.projects import inventory_get
 from inventories.services import landslides as services
 from inventories.services.geometry import geometry_from_geojson
 
@@ -95,7 +94,6 @@ class LandslideViewSet(_InventoryFeatures):
     @extend_schema(request=LandslideWriteSerializer, responses={201: LandslideSerializer})
     def create(self, request, inventory_pk=None):
         inventory = _inventory(request, inventory_pk)
-        require(request.user, inventory.project, Action.EDIT)
         data = self._validated(request)
         if "geometry" not in data:
             raise InvalidInput("A landslide needs a geometry (GeoJSON Polygon).")
@@ -108,7 +106,6 @@ class LandslideViewSet(_InventoryFeatures):
     @extend_schema(request=LandslideWriteSerializer, responses={200: LandslideSerializer})
     def partial_update(self, request, pk=None):
         landslide = self.get_object()
-        self.require(landslide, Action.EDIT)
         data = self._validated(request)
         version = _version(data)
         data.pop("version")
@@ -125,7 +122,6 @@ class LandslideViewSet(_InventoryFeatures):
     @extend_schema(parameters=[OpenApiParameter("version", int, required=True)])
     def destroy(self, request, pk=None):
         landslide = self.get_object()
-        self.require(landslide, Action.EDIT)
         services.landslide_delete(
             landslide=landslide, version=self._version_to_delete(request), user=request.user
         )
@@ -148,7 +144,6 @@ class MappedExtentViewSet(_InventoryFeatures):
     @extend_schema(request=MappedExtentWriteSerializer, responses={201: MappedExtentSerializer})
     def create(self, request, inventory_pk=None):
         inventory = _inventory(request, inventory_pk)
-        require(request.user, inventory.project, Action.EDIT)
         data = self._validated(request)
         if "geometry" not in data:
             raise InvalidInput("A mapped extent needs a geometry (GeoJSON Polygon).")
@@ -164,12 +159,12 @@ class MappedExtentViewSet(_InventoryFeatures):
     @extend_schema(request=MappedExtentWriteSerializer, responses={200: MappedExtentSerializer})
     def partial_update(self, request, pk=None):
         extent = self.get_object()
-        self.require(extent, Action.EDIT)
         data = self._validated(request)
         geometry = data.get("geometry")
         extent = services.extent_update(
             extent=extent,
             version=_version(data),
+            user=request.user,
             geometry=geometry_from_geojson(geometry) if geometry is not None else None,
             split=data.get("split"),
             name=data.get("name"),
@@ -179,6 +174,7 @@ class MappedExtentViewSet(_InventoryFeatures):
     @extend_schema(parameters=[OpenApiParameter("version", int, required=True)])
     def destroy(self, request, pk=None):
         extent = self.get_object()
-        self.require(extent, Action.EDIT)
-        services.extent_delete(extent=extent, version=self._version_to_delete(request))
+        services.extent_delete(
+            extent=extent, version=self._version_to_delete(request), user=request.user
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -40,9 +40,8 @@ class ProjectViewSet(
         serializer.instance = project_create(user=self.request.user, **serializer.validated_data)
 
     def perform_update(self, serializer):
-        self.require(serializer.instance, Action.MANAGE)
         serializer.instance = project_update(
-            project=serializer.instance, **serializer.validated_data
+            project=serializer.instance, user=self.request.user, **serializer.validated_data
         )
 
     def perform_destroy(self, instance):

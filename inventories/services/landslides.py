@@ -14,6 +14,8 @@ from django.db import transaction
 
 from inventories.errors import Conflict, InvalidInput
 from inventories.models import Inventory, Landslide, LandslideChange, MappedExtent
+from inventories.permissions import Action
+from inventories.selectors.projects import require
 from inventories.services.geometry import to_geos_multipolygon, to_shapely
 from mlcore.vector import polygons
 
@@ -65,6 +67,7 @@ def area_m2(geometry: GEOSGeometry) -> float:
 def landslide_create(
     *, inventory: Inventory, geometry: GEOSGeometry, data: dict[str, Any], user
 ) -> Landslide:
+    require(user, inventory.project, Action.EDIT)
     geometry, repaired = clean_geometry(geometry)
     with transaction.atomic():
         landslide = Landslide.objects.create(
@@ -94,6 +97,7 @@ def landslide_update(
     An approved polygon (accepted or edited in review) is frozen: only the
     review service (`review=True`) may change it, after reopening it.
     """
+    require(user, landslide.inventory.project, Action.EDIT)
     data = data or {}
     if geometry is not None:
         geometry, repaired = clean_geometry(geometry)
@@ -127,6 +131,7 @@ def landslide_update(
 
 
 def landslide_delete(*, landslide: Landslide, version: int, user) -> None:
+    require(user, landslide.inventory.project, Action.EDIT)
     with transaction.atomic():
         current = Landslide.objects.select_for_update().get(pk=landslide.pk)
         if current.version != version:
@@ -147,6 +152,7 @@ def landslide_delete(*, landslide: Landslide, version: int, user) -> None:
 
 
 def extent_create(*, inventory: Inventory, geometry: GEOSGeometry, split: str, name: str, user):
+    require(user, inventory.project, Action.EDIT)
     geometry, _ = clean_geometry(geometry)
     return MappedExtent.objects.create(
         inventory=inventory, geometry=geometry, split=split, name=name, created_by=user
@@ -157,10 +163,12 @@ def extent_update(
     *,
     extent: MappedExtent,
     version: int,
+    user,
     geometry: GEOSGeometry | None = None,
     split: str | None = None,
     name: str | None = None,
 ) -> MappedExtent:
+    require(user, extent.inventory.project, Action.EDIT)
     if geometry is not None:
         geometry, _ = clean_geometry(geometry)
     with transaction.atomic():
@@ -182,7 +190,8 @@ def extent_update(
     return current
 
 
-def extent_delete(*, extent: MappedExtent, version: int) -> None:
+def extent_delete(*, extent: MappedExtent, version: int, user) -> None:
+    require(user, extent.inventory.project, Action.EDIT)
     with transaction.atomic():
         current = MappedExtent.objects.select_for_update().get(pk=extent.pk)
         if current.version != version:

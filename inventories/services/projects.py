@@ -14,6 +14,8 @@ from django.db import IntegrityError, transaction
 
 from inventories.errors import InvalidInput
 from inventories.models import Membership, Project, Role
+from inventories.permissions import Action
+from inventories.selectors.projects import require
 from inventories.services.names import check_name
 
 
@@ -40,8 +42,9 @@ def project_create(*, name: str, user, **fields) -> Project:
     return project
 
 
-def project_update(*, project: Project, **fields) -> Project:
-    """Change a project's name, description, trigger or date."""
+def project_update(*, project: Project, user, **fields) -> Project:
+    """Change a project's name, description, trigger or date; only its admins may."""
+    require(user, project, Action.MANAGE)
     if "name" in fields:
         fields["name"] = check_name(fields["name"], what="The project name")
         _name_free(name=fields["name"], creator=project.created_by, exclude=project)

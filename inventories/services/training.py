@@ -327,7 +327,9 @@ def model_retrain(*, parent: ModelVersion, user) -> Job:
     Polygons accepted in review are in the reference inventories; rejected ones are left out.
     The child starts from the parent's pretraining while that still exists. A pretraining
     is not retrained: it learnt no labels, so the same run would learn the same.
+    Only a manager of the project may retrain.
     """
+    require(user, parent.project, Action.MANAGE)
     if parent.kind == ModelVersion.Kind.PRETRAINING:
         raise InvalidInput(
             f"{parent.name} is a pretraining and learnt no labels, so there is nothing to "
