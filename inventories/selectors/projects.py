@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from typing import Any
+
+from django.db.models import Count, QuerySet
 
 from inventories.errors import NotAllowed, NotFound
-from inventories.models import Inventory, Project
+from inventories.models import Inventory, MappedExtent, Project, Scene
 from inventories.permissions import Action, can
 
 
@@ -42,3 +44,52 @@ def inventory_get(*, user, pk: int):
     if inventory is None:
         raise NotFound("No such inventory.")
     return inventory
+
+
+def projects_with_counts(*, user) -> QuerySet[Project]:
+    """The user's projects with how many scenes and inventories each holds (the project list)."""
+    return projects_for_user(user).annotate(
+        scene_count=Count("scenes", distinct=True),
+        inventory_count=Count("inventories", distinct=True),
+    )
+
+
+def project_contents(*, project: Project) -> dict[str, Any]:
+    """What the project page lists: scenes, inventories with their sizes, members."""
+    return {
+        "scenes": project.scenes.order_by("kind", "name"),
+        "inventories": project.inventories.annotate(landslide_count=Count("landslides")),
+        "members": project.memberships.select_related("user"),
+    }
+
+
+def inventories_of(*, project: Project, kind: str | None = None) -> QuerySet[Inventory]:
+    """The project's inventories by name; with `kind`, only those of that kind."""
+    queryset = project.inventories.order_by("name")
+    return queryset.filter(kind=kind) if kind else queryset
+
+
+def predicted_inventory_get(*, project: Project, pk: int) -> Inventory:
+    """A predicted inventory of this project (the review pages), or NotFound."""
+    inventory = project.inventories.filter(pk=pk, kind=Inventory.Kind.PREDICTED).first()
+    if inventory is None:
+        raise NotFound("No such predicted inventory in this project.")
+    return inventory
+
+
+def extent_splits(*, project: Project) -> dict[int, list[str]]:
+    """Each inventory's mapped-extent splits (train, validation, test) that it has."""
+    inventories = project.inventories.values_list("pk", flat=True)
+    splits: dict[int, list[str]] = {pk: [] for pk in inventories}
+    rows = (
+        MappedExtent.objects.filter(inventory__project=project)
+        .values_list("inventory_id", "split")
+        .distinct()
+    )
+    for inventory_id, split in rows:
+        splits[inventory_id].append(split)
+    return splits
+
+
+def first_optical_scene(*, project: Project) -> Scene | None:
+    return project.scenes.filter(kind=Scene.Kind.OPTICAL).first()

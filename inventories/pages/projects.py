@@ -1,49 +1,36 @@
-"""Server-rendered pages. Reads go through selectors; writes through the API."""
+"""The project pages: the list, one project, its jobs, its map editor."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
-from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from inventories.errors import NotFound
-from inventories.models import Job, Scene
+from inventories.models import Scene
+from inventories.pages.lookups import project_or_404
 from inventories.permissions import Action, can, role_of
-from inventories.selectors.projects import project_get, projects_for_user
+from inventories.selectors.jobs import jobs_of_project
+from inventories.selectors.projects import project_contents, projects_with_counts
 from inventories.selectors.scenes import with_labels
 from inventories.selectors.tiles import map_layers
 
 
-def _project(request, pk: int):
-    try:
-        return project_get(user=request.user, pk=pk)
-    except NotFound:
-        raise Http404("No such project.") from None
-
-
 @login_required
 def project_list(request):
-    projects = projects_for_user(request.user).annotate(
-        scene_count=Count("scenes", distinct=True),
-        inventory_count=Count("inventories", distinct=True),
-    )
+    projects = projects_with_counts(user=request.user)
     return render(request, "inventories/project_list.html", {"projects": projects})
 
 
 @login_required
 def project_detail(request, pk: int):
-    project = _project(request, pk)
+    project = project_or_404(request, pk)
     context = {
         "project": project,
         "role": role_of(request.user, project),
         "can_manage": can(request.user, project, Action.MANAGE),
         "can_edit": can(request.user, project, Action.EDIT),
-        "scenes": project.scenes.order_by("kind", "name"),
-        "inventories": project.inventories.annotate(landslide_count=Count("landslides")),
-        "members": project.memberships.select_related("user"),
+        **project_contents(project=project),
         "scene_kinds": [Scene.Kind.OPTICAL, Scene.Kind.DEM],
         "scene_phases": Scene.Phase.choices,
         "export_sync_max": settings.SCARP_EXPORT_SYNC_MAX_POLYGONS,
@@ -53,8 +40,8 @@ def project_detail(request, pk: int):
 
 @login_required
 def job_list(request, pk: int):
-    project = _project(request, pk)
-    jobs = Job.objects.filter(project=project).select_related("created_by")[:200]
+    project = project_or_404(request, pk)
+    jobs = jobs_of_project(project=project)
     return render(request, "inventories/job_list.html", {"project": project, "jobs": jobs})
 
 
@@ -62,7 +49,7 @@ def job_list(request, pk: int):
 @ensure_csrf_cookie
 def project_map(request, pk: int):
     """The map editor; it reads and writes everything else through the API."""
-    project = _project(request, pk)
+    project = project_or_404(request, pk)
     config = map_layers(project=project)
     config["scenes"] = with_labels(config["scenes"], project=project)
     config["user"] = request.user.get_username()

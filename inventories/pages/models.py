@@ -6,30 +6,32 @@ import json
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 
-from inventories.models import Job, ModelVersion
+from inventories.models import Inventory, Job
+from inventories.pages.lookups import not_found_is_404, project_or_404
 from inventories.permissions import Action, can
+from inventories.selectors.jobs import jobs_of_project
 from inventories.selectors.models import (
     metrics_beside_parent,
+    model_version_get,
     model_versions,
     prediction_places,
     ready_pretrainings,
     training_defaults,
     training_places,
 )
-from inventories.views import _project
+from inventories.selectors.projects import inventories_of
 from mlcore.models.registry import ARCHITECTURES
 from mlcore.training.pretrain import METHODS as PRETRAINING_METHODS
 
 
 @login_required
 def model_list(request, pk: int):
-    project = _project(request, pk)
+    project = project_or_404(request, pk)
     versions = model_versions(project=project)
     places = training_places(project=project)
-    jobs = Job.objects.filter(project=project, kind__in=[Job.Kind.TRAIN, Job.Kind.PRETRAIN])
-    jobs = jobs.order_by("-created_at")[:10]
+    jobs = jobs_of_project(project=project, kinds=[Job.Kind.TRAIN, Job.Kind.PRETRAIN], limit=10)
     context = {
         "project": project,
         "versions": versions,
@@ -45,7 +47,7 @@ def model_list(request, pk: int):
                 for p in places
             ]
         ),
-        "inventories": project.inventories.filter(kind="reference"),
+        "inventories": inventories_of(project=project, kind=Inventory.Kind.REFERENCE),
         "families": [family.traits() for family in ARCHITECTURES.values()],
         # What the page's script reads: each family's traits by name (a change model
         # takes each place as a post,pre pair).
@@ -60,8 +62,9 @@ def model_list(request, pk: int):
 
 @login_required
 def model_detail(request, pk: int, version_pk: int):
-    project = _project(request, pk)
-    version = get_object_or_404(ModelVersion, project=project, pk=version_pk)
+    project = project_or_404(request, pk)
+    with not_found_is_404():
+        version = model_version_get(project=project, pk=version_pk)
     context = {
         "project": project,
         "version": version,

@@ -7,28 +7,23 @@ rules (roles, versions, approval freezing).
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from inventories.errors import NotFound
 from inventories.models import Inventory
+from inventories.pages.lookups import not_found_is_404, project_or_404
 from inventories.permissions import Action, can
-from inventories.selectors.projects import project_get
+from inventories.selectors.projects import inventories_of, predicted_inventory_get
 from inventories.selectors.review import review_dashboard, review_threshold, speck_area
 from inventories.selectors.scenes import with_labels
 from inventories.selectors.tiles import map_layers
 
 
 def _predicted(request: HttpRequest, pk: int, inventory_pk: int) -> Inventory:
-    try:
-        project = project_get(user=request.user, pk=pk)
-    except NotFound:
-        raise Http404("No such project.") from None
-    inventory = project.inventories.filter(pk=inventory_pk, kind=Inventory.Kind.PREDICTED).first()
-    if inventory is None:
-        raise Http404("No such predicted inventory in this project.")
-    return inventory
+    project = project_or_404(request, pk)
+    with not_found_is_404():
+        return predicted_inventory_get(project=project, pk=inventory_pk)
 
 
 @login_required
@@ -48,7 +43,7 @@ def review_page(request: HttpRequest, pk: int, inventory_pk: int) -> HttpRespons
         canReview=can(request.user, project, Action.REVIEW),
         references=[
             {"id": i.pk, "name": i.name}
-            for i in project.inventories.filter(kind=Inventory.Kind.REFERENCE).order_by("name")
+            for i in inventories_of(project=project, kind=Inventory.Kind.REFERENCE)
         ],
     )
     context = {"project": project, "inventory": inventory, "config": config}

@@ -11,15 +11,16 @@ import json
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from inventories.errors import InvalidInput, NotFound
-from inventories.models import Inventory, MappedExtent, Project, Scene
+from inventories.errors import InvalidInput
+from inventories.models import Inventory, MappedExtent, Scene
+from inventories.pages.lookups import not_found_is_404, project_or_404
 from inventories.permissions import Action, can
-from inventories.selectors.projects import project_get
+from inventories.selectors.projects import extent_splits, first_optical_scene, inventories_of
 from inventories.selectors.report_models import model_origin, report_model_origins
 from inventories.selectors.report_tables import (
     Comparison,
@@ -43,26 +44,13 @@ PLOTS = [
 ]
 
 
-def _project(request, pk: int) -> Project:
-    try:
-        return project_get(user=request.user, pk=pk)
-    except NotFound:
-        raise Http404("No such project.") from None
-
-
 @login_required
 @ensure_csrf_cookie
 def report_list(request, pk: int):
-    project = _project(request, pk)
-    inventories = list(project.inventories.order_by("name"))
-    splits: dict[int, list[str]] = {inv.pk: [] for inv in inventories}
-    for inventory_id, split in (
-        MappedExtent.objects.filter(inventory__project=project)
-        .values_list("inventory_id", "split")
-        .distinct()
-    ):
-        splits[inventory_id].append(split)
-    scene = project.scenes.filter(kind=Scene.Kind.OPTICAL).first()
+    project = project_or_404(request, pk)
+    inventories = list(inventories_of(project=project))
+    splits = extent_splits(project=project)
+    scene = first_optical_scene(project=project)
     config = {
         "project": project.pk,
         "splits": splits,
@@ -95,11 +83,9 @@ def _tiles(scene: Scene | None) -> str | None:
 
 @login_required
 def report_detail(request, pk: int, report_pk: int):
-    project = _project(request, pk)
-    try:
+    project = project_or_404(request, pk)
+    with not_found_is_404():
         report = report_get(user=request.user, pk=report_pk, project=project)
-    except NotFound:
-        raise Http404("No such report.") from None
     names = report_files(report=report)
     downloads = [
         {"title": REPORT_FILES[n].title, "url": reverse("report-file", args=[report.pk, n])}
@@ -142,7 +128,7 @@ COMPARE_FORMATS = ("csv", "json")
 @login_required
 def report_compare(request, pk: int):
     """?reports=1,2,3 (or repeated): reports side by side; &format=csv or json downloads it."""
-    project = _project(request, pk)
+    project = project_or_404(request, pk)
     fmt = request.GET.get("format", "")
     raw = ",".join(request.GET.getlist("reports"))
     try:
@@ -150,9 +136,8 @@ def report_compare(request, pk: int):
     except ValueError:
         ids = []
     try:
-        reports = reports_to_compare(user=request.user, project=project, ids=ids)
-    except NotFound:
-        raise Http404("No such report.") from None
+        with not_found_is_404():
+            reports = reports_to_compare(user=request.user, project=project, ids=ids)
     except InvalidInput as exc:
         context = {"project": project, "error": exc.message}
         return render(request, "inventories/report_compare.html", context, status=400)
