@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from django.db.models import QuerySet
 
 from inventories.errors import NotFound
-from inventories.errors import NotFound
 from inventories.models import ModelVersion, Project, Scene
 from mlcore.training.recipes import recipe_for_device
 
@@ -146,14 +145,6 @@ def training_defaults(device: str) -> dict[str, object]:
         "scale": train.get("scale", 1),
         "tta": bool(train.get("tta", False)),
     }
-
-
-def model_version_get(*, project: Project, pk: int) -> ModelVersion:
-    """A model version of this project, or NotFound."""
-    version = ModelVersion.objects.filter(project=project, pk=pk).first()
-    if version is None:
-        raise NotFound("No such model version in this project.")
-    return version
 
 
 def model_version_get(*, project: Project, pk: int) -> ModelVersion:
