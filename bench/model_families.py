@@ -33,8 +33,8 @@ from mlcore.data import SceneSpec, label_scenes, read_vector  # noqa: E402
 from mlcore.evaluation.metrics import ConfusionCounts  # noqa: E402
 from mlcore.evaluation.objects import match_objects  # noqa: E402
 from mlcore.models.registry import ModelConfig, build_model, family_of  # noqa: E402
-from mlcore.predict.predictor import predict_scene  # noqa: E402
 from mlcore.predict.probability_raster import NODATA, threshold_value  # noqa: E402
+from mlcore.predict.scene import predict_scene  # noqa: E402
 from mlcore.training.config import TrainConfig  # noqa: E402
 from mlcore.training.pretrain import PretrainConfig, finetune_config, pretrain  # noqa: E402
 from mlcore.training.tuning import train_and_tune  # noqa: E402

@@ -48,8 +48,8 @@ from mlcore.data import SceneSpec, StackedScene, label_scenes, read_vector  # no
 from mlcore.data.bands import ELEVATION_BANDS  # noqa: E402
 from mlcore.evaluation.report import build_report  # noqa: E402
 from mlcore.predict.postprocess import Validation, tune_postprocess  # noqa: E402
-from mlcore.predict.predictor import predict_scene  # noqa: E402
 from mlcore.predict.probability_raster import encode, probability_writer  # noqa: E402
+from mlcore.predict.scene import predict_scene  # noqa: E402
 from mlcore.raster.terrain import horn_gradients, relief, slope_degrees  # noqa: E402
 from mlcore.training.pretrain import PretrainConfig, finetune_config, pretrain  # noqa: E402
 from mlcore.training.recipes import get_recipe  # noqa: E402

@@ -59,7 +59,8 @@ from mlcore.modeldir.checkpoints import save_checkpoint  # noqa: E402
 from mlcore.modeldir.directory import BEST, CONFIG, FORMAT, load_model, write_json  # noqa: E402
 from mlcore.models.registry import ModelConfig, build_model  # noqa: E402
 from mlcore.predict.forward_plan import PLAN_FILE  # noqa: E402
-from mlcore.predict.predictor import InferenceConfig, Predictor, predict_scene  # noqa: E402
+from mlcore.predict.predictor import InferenceConfig, Predictor  # noqa: E402
+from mlcore.predict.scene import predict_scene  # noqa: E402
 from mlcore.predict.tiling import chip_starts  # noqa: E402
 
 BANDS = ("red", "green", "blue", "dem")

@@ -51,10 +51,10 @@ from mlcore.predict.predictor import (
     merge_blocks,
     plan_blocks,
     predict_block,
-    predict_scene,
     scene_polygons,
 )
 from mlcore.predict.probability_raster import BLOCK_TAG
+from mlcore.predict.scene import predict_scene
 from mlcore.predict.tiling import Block
 from mlcore.vector import polygons as vectors
 

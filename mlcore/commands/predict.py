@@ -7,7 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from mlcore.predict.predictor import InferenceConfig, predict_scene
+from mlcore.predict.predictor import InferenceConfig
+from mlcore.predict.scene import predict_scene
 
 DESCRIPTION = """\
 Run a trained model over a scene of any size, block by block, and write the

@@ -8,7 +8,7 @@ detection is dropped when most of it (`shared` of the smaller one's area)
 lies under one already kept. Touching landslides share a boundary, not an
 area, so both stay.
 
-`predict_instance_scene` is what `mlcore.predict.predictor.predict_scene` runs for such a
+`predict_instance_scene` is what `mlcore.predict.scene.predict_scene` runs for such a
 model: the polygons come from the detections, and the probability COG burns
 each landslide's score, so both answer like a segmentation model's output.
 """
@@ -229,7 +229,7 @@ def predict_instance_scene(
     on_progress: ProgressCallback | None = None,
     should_stop: StopCallback | None = None,
 ) -> PredictResult:
-    """`mlcore.predict.predictor.predict_scene` for a Mask R-CNN model: the same files and result.
+    """`mlcore.predict.scene.predict_scene` for a Mask R-CNN model: the same files and result.
 
     `threshold` is the score a detection needs (default: the model's
     threshold). The polygons are the detections (columns area_m2, mean_prob

@@ -411,7 +411,7 @@ def is_instance_model(model_dir: str | Path) -> bool:
     return family_of(read_config(model_dir)["model"]["arch"]).kind == INSTANCE
 
 
-def predict_scene(
+def predict_semantic_scene(
     model_dir: str | Path,
     scene_paths: Sequence[str | Path],
     out_path: str | Path,
@@ -424,30 +424,13 @@ def predict_scene(
     on_progress: ProgressCallback | None = None,
     should_stop: StopCallback | None = None,
 ) -> PredictResult:
-    """Predict a whole scene into a probability COG and, with polygons_path, a GeoPackage.
+    """Predict a whole scene with a mask model (semantic or change) into a probability COG
+    and, with polygons_path, a GeoPackage; `mlcore.predict.scene.predict_scene` calls it.
 
     `threshold` defaults to the model's best validation threshold. Raises
     PredictionCancelled when should_stop() turns true (between batches);
-    output files appear whole or not at all. An instance model's threshold is
-    the score a landslide needs, and its polygons (one per landslide, with a
-    score) are returned even without polygons_path: see
-    `mlcore.predict.instances.predict_instance_scene`.
+    output files appear whole or not at all.
     """
-    if is_instance_model(model_dir):
-        from mlcore.predict.instances import predict_instance_scene  # it builds on this module
-
-        return predict_instance_scene(
-            model_dir,
-            scene_paths,
-            out_path,
-            polygons_path=polygons_path,
-            config=config,
-            threshold=threshold,
-            min_area_m2=min_area_m2,
-            expected_sha256=expected_sha256,
-            on_progress=on_progress,
-            should_stop=should_stop,
-        )
     started = time.monotonic()
     report = on_progress or (lambda fraction, message: None)
     predictor = Predictor(model_dir, config, expected_sha256=expected_sha256)

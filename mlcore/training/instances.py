@@ -13,7 +13,7 @@ It runs through the same paths as the segmentation families:
 - Validation scores the semantic map the network answers in eval mode, so
   the best epoch and threshold mean what they mean for the other families.
 - `mlcore.predict.instances.predict_instances` gives per-landslide polygons
-  with scores, merged across chip overlaps; `mlcore.predict.predictor.predict_scene`
+  with scores, merged across chip overlaps; `mlcore.predict.scene.predict_scene`
   (the CLI, the web app's prediction job) runs it for an instance model.
 """
 

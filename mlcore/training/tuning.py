@@ -17,7 +17,8 @@ from mlcore.data import LabelledScene, StackedScene
 from mlcore.modeldir.directory import update_config
 from mlcore.models.registry import CHANGE, INSTANCE, SEMANTIC, family_of
 from mlcore.predict.postprocess import Tuned, Validation, tune_postprocess, validation_frames
-from mlcore.predict.predictor import InferenceConfig, predict_scene
+from mlcore.predict.predictor import InferenceConfig
+from mlcore.predict.scene import predict_scene
 from mlcore.training.config import TrainConfig, TrainResult
 from mlcore.training.instances import InstanceTask
 from mlcore.training.segmentation import EpochReport, SegmentationTask, TrainingCancelled

@@ -11,8 +11,8 @@ from mlcore.data import SceneSpec, label_scenes, read_vector
 from mlcore.errors import MlcoreError
 from mlcore.evaluation.metrics import ConfusionCounts
 from mlcore.models.registry import ARCHITECTURES, ModelConfig, build_model
-from mlcore.predict.predictor import predict_scene
 from mlcore.predict.probability_raster import NODATA, threshold_value
+from mlcore.predict.scene import predict_scene
 from mlcore.training.segmentation import TrainConfig, train
 from tests.factories.change_scenes import make_change_pair
 

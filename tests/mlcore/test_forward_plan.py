@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from mlcore.predict.forward_plan import PLAN_FILE, cpu_has_bf16
-from mlcore.predict.predictor import InferenceConfig, Predictor, predict_scene
+from mlcore.predict.predictor import InferenceConfig, Predictor
+from mlcore.predict.scene import predict_scene
 from mlcore.raster.geotiff import open_geotiff
 from tests.factories.landslide_scenes import make_scene
 from tests.mlcore.test_infer import write_model_dir

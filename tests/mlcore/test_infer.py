@@ -20,9 +20,9 @@ from mlcore.predict.predictor import (
     merge_blocks,
     plan_blocks,
     predict_block,
-    predict_scene,
 )
 from mlcore.predict.probability_raster import NODATA, SCALE
+from mlcore.predict.scene import predict_scene
 from mlcore.predict.tiling import Block, chip_starts, plan_grid
 from mlcore.predict.vectorize import vectorize
 from mlcore.raster.geotiff import is_valid_cog, open_geotiff

@@ -13,7 +13,8 @@ from rasterio.windows import Window
 from mlcore.data import SceneSpec, label_scenes, read_vector
 from mlcore.errors import MlcoreError
 from mlcore.predict.instances import Detection, merge_detections, predict_instances
-from mlcore.predict.predictor import InferenceConfig, predict_scene
+from mlcore.predict.predictor import InferenceConfig
+from mlcore.predict.scene import predict_scene
 from mlcore.raster.geotiff import is_valid_cog
 from mlcore.training.instances import instance_targets
 from mlcore.training.segmentation import train
