@@ -16,14 +16,10 @@ from typing import Any
 
 from torch import nn
 
+from mlcore.atomic import atomic_path, write_atomic
 from mlcore.data.bands import InputSpec
 from mlcore.errors import MlcoreError
-from mlcore.modeldir.checkpoints import (
-    CheckpointRefused,
-    load_checkpoint,
-    sidecar_path,
-    write_atomic,
-)
+from mlcore.modeldir.checkpoints import CheckpointRefused, load_checkpoint, sidecar_path
 from mlcore.models.registry import ModelConfig, build_model
 
 CONFIG = "config.json"
@@ -160,6 +156,5 @@ def plot_curves(history: list[dict], path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)

@@ -39,4 +39,5 @@ def test_the_cpu_recipe_trains_on_terrain_and_the_model_page_shows_its_polygon_s
     api.alice.force_login(people.alice)
     page = api.alice.get(f"/projects/{people.a.pk}/models/{version.pk}/").content.decode()
     assert "Polygons: object F1" in page and 'id="postprocess"' in page
+    assert version.metrics["tta"] is True and "test-time flips" in page  # the recipe's choice
     assert f"{version.metrics['object_f1']:.3f}".rstrip("0").rstrip(".") in page
