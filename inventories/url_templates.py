@@ -37,7 +37,7 @@ API_URLS: dict[str, tuple[str, tuple[str, ...], dict]] = {
     "modelPromote": ("modelversion-promote", ("pk",), {}),
     "modelRetrain": ("modelversion-retrain", ("pk",), {}),
     "modelPredict": ("modelversion-predict", ("pk",), {}),
-    "inventories": ("inventory-list", (), {}),
+    "inventoryList": ("inventory-list", (), {}),
     "inventoryLandslides": ("inventory-landslides", ("inventory_pk",), {}),
     "inventoryExtents": ("inventory-extents", ("inventory_pk",), {}),
     "landslide": ("landslide-detail", ("pk",), {}),

@@ -125,7 +125,7 @@ const actions = {
   target: () => editor.setTarget(editor.target === "landslide" ? "extent" : "landslide"),
   "new-inventory": async () => {
     try {
-      await api(url("inventories"), { method: "POST", body: { project: config.project.id, name: "Manual mapping" } });
+      await api(url("inventoryList"), { method: "POST", body: { project: config.project.id, name: "Manual mapping" } });
       window.location.reload();
     } catch (error) {
       say(`Could not create the inventory: ${error.message}`, true);
