@@ -17,9 +17,8 @@ from django.db.models import Count, Max, Q
 
 from inventories.errors import InvalidInput
 from inventories.models import Inventory, Job, ModelVersion, Project, Scene
-from inventories.services.jobs import BuildsVersion, JobCancelled, JobContext, job_create
+from inventories.services.jobs import BuildsVersion, JobContext, job_create
 from mlcore.models.registry import ARCHITECTURES
-from mlcore.training.trainer import TrainingCancelled
 
 # Network size options a user may set on training and pretraining alike.
 MODEL_FIELDS = ("encoder_depth", "base_channels")
@@ -161,7 +160,4 @@ def version_run(version: ModelVersion, ctx: JobContext) -> Iterator[EpochHistory
     here: a run whose database connection dropped runs again, and a run that
     lost its lease to another delivery must leave that delivery's version alone.
     """
-    try:
-        yield EpochHistory(version, ctx)
-    except TrainingCancelled:
-        raise JobCancelled() from None
+    yield EpochHistory(version, ctx)  # a stop raises mlcore's Cancelled: JobCancelled

@@ -33,7 +33,6 @@ from inventories.services.files import media_path, new_relative_path, staged_fil
 from inventories.services.inventories import landslides_bulk_insert
 from inventories.services.jobs import (
     Heartbeat,
-    JobCancelled,
     JobContext,
     JobDetached,
     PredictParams,
@@ -47,7 +46,6 @@ from mlcore.modeldir.directory import read_config
 from mlcore.models.registry import ARCHITECTURES
 from mlcore.predict.predictor import (
     InferenceConfig,
-    PredictionCancelled,
     merge_blocks,
     plan_blocks,
     predict_block,
@@ -138,21 +136,18 @@ def run_predict(job: Job, ctx: JobContext) -> dict:
     relative = new_relative_path("scenes", ".tif", stem="probability")
     with staged_files() as written:
         written.append(media_path(relative))
-        try:
-            result = predict_scene(
-                media_path(version.directory),
-                [s.path for s in scenes],
-                media_path(relative),
-                config=_config(),
-                threshold=params.threshold,
-                min_area_m2=params.min_area_m2 or 0.0,
-                expected_sha256=version.checkpoint_sha256,
-                polygons_path=None,
-                on_progress=progress,
-                should_stop=ctx.cancelled,
-            )
-        except PredictionCancelled:
-            raise JobCancelled() from None
+        result = predict_scene(  # a cancel raises mlcore's Cancelled, which is JobCancelled
+            media_path(version.directory),
+            [s.path for s in scenes],
+            media_path(relative),
+            config=_config(),
+            threshold=params.threshold,
+            min_area_m2=params.min_area_m2 or 0.0,
+            expected_sha256=version.checkpoint_sha256,
+            polygons_path=None,
+            on_progress=progress,
+            should_stop=ctx.cancelled,
+        )
         if result.polygons is not None:
             # An instance model's own outlines: vectorising would join touching landslides.
             polygons = result.polygons

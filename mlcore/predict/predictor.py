@@ -35,7 +35,7 @@ import torch
 from mlcore.data.bands import InputSpec
 from mlcore.data.model_input import Region, open_scene, read_region
 from mlcore.data.scenes import SceneSpec, StackedScene
-from mlcore.errors import MlcoreError
+from mlcore.errors import Cancelled, MlcoreError
 from mlcore.modeldir.directory import load_model, read_config
 from mlcore.models.registry import INSTANCE, family_of
 from mlcore.predict.forward_plan import ForwardPlan, cpu_has_bf16, forward_plan
@@ -62,8 +62,8 @@ _INFER_SHARE, _COG_SHARE = 0.85, 0.05
 _FLIPS: tuple[tuple[int, ...], ...] = ((), (-1,), (-2,), (-2, -1))
 
 
-class PredictionCancelled(Exception):  # noqa: N818 - reads as what happened
-    """should_stop() asked to stop; nothing was written at the output paths."""
+# should_stop() asked to stop; nothing was written at the output paths.
+PredictionCancelled = Cancelled
 
 
 @dataclass(frozen=True, kw_only=True)

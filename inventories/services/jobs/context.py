@@ -13,10 +13,12 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from inventories.models import Job
+from mlcore.errors import Cancelled
 
-
-class JobCancelled(Exception):
-    """Raised inside a runner when the user asked to cancel; the job ends as cancelled."""
+# Raised inside a runner when the user asked to cancel; the job ends as cancelled. The one
+# cancellation type of the project, so a training or prediction that stops on the job's
+# should_stop ends the job as cancelled without a conversion in every runner.
+JobCancelled = Cancelled
 
 
 class JobDetached(Exception):
