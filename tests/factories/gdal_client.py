@@ -3,17 +3,13 @@
 Scarp turns GDAL's network access off in its own processes (mlcore.gdal_env
 points GDAL_HTTP_PROXY at a dead port). A test that plays QGIS or ogr2ogr
 against our own server lifts that for one client call only, and sends the
-API token the way a user would: GDAL_HTTP_HEADERS, and GDAL_HTTP_HEADER_FILE
-for the OAPIF driver, whose own Accept header replaces GDAL_HTTP_HEADERS
-(a header file is added to it).
+API token the way a user would: GDAL_HTTP_HEADERS.
 """
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pyogrio
 import rasterio
@@ -37,17 +33,6 @@ def client_options(token: str | None) -> dict[str, str]:
 def pyogrio_client(token: str | None) -> Iterator[None]:
     """pyogrio's GDAL with network and the header, restored afterwards."""
     options = client_options(token)
-    with tempfile.TemporaryDirectory() as folder:
-        if token:
-            header_file = Path(folder) / "headers.txt"
-            header_file.write_text(f"Authorization: Token {token}\n")
-            options["GDAL_HTTP_HEADER_FILE"] = str(header_file)
-        with _pyogrio_options(options):
-            yield
-
-
-@contextmanager
-def _pyogrio_options(options: dict[str, str]) -> Iterator[None]:
     before = {name: pyogrio.get_gdal_config_option(name) for name in options}
     pyogrio.set_gdal_config_options(options)
     try:
