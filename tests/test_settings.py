@@ -86,6 +86,8 @@ def test_without_https_or_in_debug_the_app_still_works_over_plain_http():
 def test_make_run_listens_on_the_loopback_address_only():
     from pathlib import Path
 
-    run = (Path(__file__).resolve().parent.parent / "scripts" / "run.sh").read_text()
-    serve = [line for line in run.splitlines() if "runserver" in line]
-    assert serve and all("runserver 127.0.0.1:" in line for line in serve), serve
+    scripts = Path(__file__).resolve().parent.parent / "scripts"
+    assert "scripts/web.sh" in (scripts / "run.sh").read_text()  # make run serves through it
+    web = (scripts / "web.sh").read_text()
+    binds = [line for line in web.splitlines() if "--bind" in line or "runserver" in line]
+    assert binds and all('"127.0.0.1:' in line for line in binds), binds
