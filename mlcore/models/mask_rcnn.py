@@ -13,7 +13,6 @@ the detections themselves. Training it is `mlcore.training.instances`.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import TYPE_CHECKING
 
 import torch
 import torchvision
@@ -27,9 +26,7 @@ from torchvision.models.detection.transform import GeneralizedRCNNTransform
 from torchvision.ops import MultiScaleRoIAlign
 
 from mlcore.errors import MlcoreError
-
-if TYPE_CHECKING:
-    from mlcore.models.registry import ModelConfig
+from mlcore.models.shape import NetworkShape
 
 __all__ = ["LandslideMaskRCNN", "backbone_names", "build_mask_rcnn", "semantic_logits"]
 
@@ -65,7 +62,7 @@ def _small_body(in_channels: int, stages: int, base: int) -> tuple[nn.Module, li
     return nn.Sequential(layers), widths
 
 
-def _backbone(config: ModelConfig) -> BackboneWithFPN:
+def _backbone(config: NetworkShape) -> BackboneWithFPN:
     """Feature levels of stride 4 .. 2**depth, then an FPN (plus its max-pool level)."""
     levels = config.encoder_depth - 1
     fpn = 2 * config.base_channels
@@ -90,7 +87,7 @@ class LandslideMaskRCNN(nn.Module):
     the detections themselves.
     """
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: NetworkShape) -> None:
         super().__init__()
         backbone = _backbone(config)
         width = backbone.out_channels
@@ -153,8 +150,8 @@ def semantic_logits(detections: list[dict[str, torch.Tensor]], shape: torch.Size
     return torch.logit(prob.clamp(1e-4, 1 - 1e-4))
 
 
-def build_mask_rcnn(config: ModelConfig) -> LandslideMaskRCNN:
-    """The network for a validated ModelConfig with arch "maskrcnn"."""
+def build_mask_rcnn(config: NetworkShape) -> LandslideMaskRCNN:
+    """The network for a validated ModelConfig (its NetworkShape) with arch "maskrcnn"."""
     if config.encoder not in backbone_names():
         raise MlcoreError(
             f"Mask R-CNN cannot use encoder {config.encoder!r}; "

@@ -19,17 +19,13 @@ both dates by the input spec, which would break the halves, so leave them out
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import segmentation_models_pytorch as smp
 import torch
 from segmentation_models_pytorch.decoders.unet.decoder import UnetDecoder
 from torch import nn
 
 from mlcore.errors import MlcoreError
-
-if TYPE_CHECKING:
-    from mlcore.models.registry import ModelConfig
+from mlcore.models.shape import NetworkShape
 
 __all__ = ["SiameseUNet", "build_siamese_unet", "split_dates"]
 
@@ -108,8 +104,8 @@ class SiameseUNet(nn.Module):
         return self.head(self.decoder(fused))[..., :h, :w]
 
 
-def build_siamese_unet(config: ModelConfig) -> SiameseUNet:
-    """The network for a validated ModelConfig with arch "siamese_unet"."""
+def build_siamese_unet(config: NetworkShape) -> SiameseUNet:
+    """The network for a validated ModelConfig (its NetworkShape) with arch "siamese_unet"."""
     if config.in_channels % 2:
         raise MlcoreError(
             f"A change-detection model takes a post-event and a pre-event image with the same "
