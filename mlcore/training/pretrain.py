@@ -354,22 +354,21 @@ def finetune_config(config: TrainConfig, pretrained_dir: str | Path) -> TrainCon
     record = pretraining_of(pretrained_dir)
     if record is None:
         raise MlcoreError(f"{pretrained_dir} is not the output of a pretraining.")
-    theirs = ModelConfig.from_dict(read_config(pretrained_dir)["model"])
+    saved = read_config(pretrained_dir)
+    theirs = ModelConfig.from_dict(saved["model"])
     if theirs != config.model:
         raise MlcoreError(
             f"{pretrained_dir} was pretrained for {theirs.arch}/{theirs.encoder} with "
             f"{theirs.in_channels} bands and depth {theirs.encoder_depth}; fine-tune the same "
             "network, or pretrain again for this one."
         )
-    inputs = read_config(pretrained_dir)["input"]
-    theirs_plan = (tuple(inputs.get("derived", ())), int(inputs.get("scale", 1)))
-    ours_plan = (tuple(config.derived_bands), config.scale)
-    if theirs_plan != ours_plan:
+    learnt = InputSpec.from_dict(saved["input"])
+    if (learnt.derived, learnt.scale) != (tuple(config.derived_bands), config.scale):
         raise MlcoreError(
-            f"{pretrained_dir} was pretrained on derived bands {list(theirs_plan[0]) or 'none'} "
-            f"at model pixel {theirs_plan[1]}, but this training derives "
-            f"{list(ours_plan[0]) or 'none'} at {ours_plan[1]}; its weights learnt other "
-            "inputs. Train with the pretraining's inputs, or pretrain again with these."
+            f"{pretrained_dir} was pretrained on derived bands {list(learnt.derived) or 'none'} "
+            f"at model pixel {learnt.scale}, but this training derives "
+            f"{list(config.derived_bands) or 'none'} at {config.scale}; its weights learnt "
+            "other inputs. Train with the pretraining's inputs, or pretrain again with these."
         )
-    sha = read_config(pretrained_dir)["checkpoint"]["sha256"]
+    sha = saved["checkpoint"]["sha256"]
     return replace(config, init_from=Path(pretrained_dir), pretraining={**record, "sha256": sha})
