@@ -1,11 +1,14 @@
 import argparse
+import json
 
 import geopandas as gpd
+import numpy as np
 import pytest
 
 from mlcore import cli
 from mlcore.commands import predict
-from mlcore.raster.geotiff import is_valid_cog
+from mlcore.modeldir.directory import CONFIG, write_json
+from mlcore.raster.geotiff import is_valid_cog, open_geotiff
 from tests.factories.change_scenes import make_one_pair_scene
 from tests.factories.landslide_scenes import make_scene
 from tests.mlcore.test_infer import write_model_dir
@@ -99,3 +102,23 @@ def test_the_help_says_instance_models_give_a_polygon_per_landslide(capsys):
     with pytest.raises(SystemExit):
         run_predict(["--help"])
     assert "one polygon per landslide with a score" in " ".join(capsys.readouterr().out.split())
+
+
+def test_the_model_chooses_test_time_flips_and_no_tta_turns_them_off(tmp_path):
+    """As the README gives it: a model whose recipe predicts with flips does so by default,
+    and `--no-tta` maps without them for one run."""
+    model = write_model_dir(tmp_path / "model", weight_std=0.5)
+    config = json.loads((model / CONFIG).read_text())
+    write_json(model / CONFIG, {**config, "train": {"tta": True}})
+    scene = make_scene(tmp_path / "scene", size=64, seed=3)
+
+    def mapped(name: str, *extra: str) -> np.ndarray:
+        out = tmp_path / name
+        argv = ["--model", str(model), "--scene", f"{scene.image},{scene.dem}"]
+        assert run_predict([*argv, "--out", str(out), "--device", "cpu", *extra]) == 0
+        with open_geotiff(out) as ds:
+            return ds.read(1)
+
+    default, flipped, plain = mapped("a.tif"), mapped("b.tif", "--tta"), mapped("c.tif", "--no-tta")
+    assert (default == flipped).all()
+    assert np.abs(default.astype(int) - plain).max() > 2
