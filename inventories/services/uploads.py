@@ -7,10 +7,12 @@ them: one module for both ends of an import.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import transaction
 
 from inventories.errors import DomainError, InvalidInput
 from inventories.models import Job, Project
@@ -66,13 +68,11 @@ def scene_upload_start(
                     acquired_on=acquired_on,
                 ),
             )
-    except DomainError:
+    except BaseException as exc:  # nothing of a refused upload stays, whatever refused it
         remove_upload(path)
+        if isinstance(exc, MlcoreError):  # it names the stored file: name the user's instead
+            raise InvalidInput(in_users_words(str(exc), path, uploaded.name)) from None
         raise
-    except MlcoreError as exc:  # its message names the stored file: name the user's instead
-        remove_upload(path)
-        message = str(exc).replace(path.name, Path(uploaded.name).name)
-        raise InvalidInput(message) from None
 
 
 def inventory_upload_start(
@@ -111,10 +111,24 @@ def in_users_words(message: str, upload: Path, original: str | None) -> str:
     return " ".join(message.replace(" See previous exception for details.", "").split())
 
 
+@contextmanager
+def _told_with(upload: Path, original: str | None) -> Iterator[None]:
+    """An import's refusal in the user's words (`in_users_words`).
+
+    The upload is left where it is: a step that runs again (the database came
+    back, a worker died) needs it, and the job's end removes it
+    (`jobs.ending.finish`), whichever way the job ends.
+    """
+    try:
+        yield
+    except (DomainError, MlcoreError) as exc:
+        raise InvalidInput(in_users_words(str(exc), upload, original)) from None
+
+
 def run_import_scene(job: Job, ctx: JobContext) -> dict:
     params = ImportSceneParams.of(job)
     upload = media_path(params.upload)
-    try:
+    with _told_with(upload, params.original_filename):
         scenes = scene_import(
             project=job.project,
             source=upload,
@@ -127,15 +141,6 @@ def run_import_scene(job: Job, ctx: JobContext) -> dict:
             user=job.created_by,
             progress=lambda f, m: ctx.progress(f, m),
         )
-    except DatabaseError:
-        raise  # the step runs again once the database is back: keep the upload
-    except (DomainError, MlcoreError) as exc:
-        remove_upload(upload)
-        raise InvalidInput(in_users_words(str(exc), upload, params.original_filename)) from None
-    except BaseException:
-        remove_upload(upload)
-        raise
-    remove_upload(upload)
     ctx.log(f"Stored {len(scenes)} scene(s): " + ", ".join(s.name for s in scenes))
     return {"scene_ids": [s.pk for s in scenes]}
 
@@ -143,7 +148,7 @@ def run_import_scene(job: Job, ctx: JobContext) -> dict:
 def run_import_inventory(job: Job, ctx: JobContext) -> dict:
     params = ImportInventoryParams.of(job)
     upload = media_path(params.upload)
-    try:
+    with _told_with(upload, params.original_filename):
         inventory = inventory_import(
             project=job.project,
             path=upload,
@@ -154,10 +159,6 @@ def run_import_inventory(job: Job, ctx: JobContext) -> dict:
             user=job.created_by,
             progress=lambda f, m: ctx.progress(f, m),
         )
-    except (DomainError, MlcoreError) as exc:
-        raise InvalidInput(in_users_words(str(exc), upload, params.original_filename)) from None
-    finally:
-        remove_upload(upload)
     count = inventory.landslides.count()
     ctx.log(f"Imported {count} landslides into {inventory.name}")
     return {"inventory_id": inventory.pk, "landslides": count}
