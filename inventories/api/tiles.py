@@ -140,14 +140,14 @@ class SceneTileView(_TileView):
         if cached is not None:
             return cached
 
-        def draw() -> bytes:
-            size = int(tilesize)
-            body = render_tile(
-                scene.path, z=z, x=x, y=y, style=style, tilesize=size, img_format=fmt
+        def draw() -> bytes | None:
+            return render_tile(
+                scene.path, z=z, x=x, y=y, style=style, tilesize=int(tilesize), img_format=fmt
             )
-            return body if body is not None else empty_tile(size, fmt)
 
         body = tile_get_or_render(scene=scene, key=key, render=draw)
+        if body is None:  # outside the scene: a blank tile, never stored
+            body = empty_tile(int(tilesize), fmt)
         return _tile(body, content_type(body), etag, RASTER_CACHE)
 
 

@@ -71,11 +71,15 @@ def _path(scene: Scene, key: str) -> Path:
     return _folder(scene.pk) / key[:2] / key
 
 
-def tile_get_or_render(*, scene: Scene, key: str, render: Callable[[], bytes]) -> bytes:
+def tile_get_or_render(
+    *, scene: Scene, key: str, render: Callable[[], bytes | None]
+) -> bytes | None:
     """The tile under `key`: from the cache, else rendered by `render()` and stored.
 
-    With SCARP_TILE_CACHE off every call renders. A cache that cannot be
-    written (disk full, read-only) still answers the rendered tile.
+    `render` answers None where the tile holds none of the scene; nothing is
+    stored then, so addresses around a scene (any zoom, any style) cannot fill
+    the disk with empty tiles. With SCARP_TILE_CACHE off every call renders. A
+    cache that cannot be written (disk full, read-only) still answers the tile.
     """
     global renders
     if not settings.SCARP_TILE_CACHE:
@@ -88,6 +92,8 @@ def tile_get_or_render(*, scene: Scene, key: str, render: Callable[[], bytes]) -
         pass
     renders += 1
     body = render()
+    if body is None:
+        return None
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, body, durable=False)  # a lost tile is rendered again

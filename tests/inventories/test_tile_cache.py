@@ -146,3 +146,18 @@ def test_with_the_cache_off_every_request_renders(api, scene, settings):
     assert api.bob.get(url(scene, tile)).status_code == 200
     assert tile_cache.renders == before + 2
     assert tile_cache.cached_tile_count(scene.pk) == 0
+
+
+@pytest.mark.django_db
+def test_tiles_around_the_scene_are_blank_and_never_stored(api, scene):
+    """Any member can ask for any address at any zoom: those that hold none of the scene
+    answer a transparent tile and leave nothing on disk, so they cannot fill it."""
+    west, south, east, north = scene.footprint.extent
+    away = [WEB_MERCATOR.tile(east + 0.01 * i, north + 0.01 * i, 18) for i in range(1, 4)]
+    for tile in away:
+        answer = api.bob.get(url(scene, tile, ".png"))
+        assert answer.status_code == 200 and answer["Content-Type"] == "image/png"
+        assert Image.open(io.BytesIO(answer.content)).getextrema()[-1] == (0, 0)  # all clear
+    assert tile_cache.cached_tile_count(scene.pk) == 0
+    assert api.bob.get(url(scene, inner_tile(scene), ".png")).status_code == 200
+    assert tile_cache.cached_tile_count(scene.pk) == 1  # a tile of the scene is kept
