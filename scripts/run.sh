@@ -31,7 +31,7 @@ pids+=($!)
   > var/log/beat.log 2>&1 &
 pids+=($!)
 echo "==> Workers and beat logging to var/log/"
-echo "==> Scarp on http://127.0.0.1:8000  (Ctrl-C stops everything)"
+echo "==> Scarp on http://127.0.0.1:${SCARP_PORT:-8000}  (Ctrl-C stops everything)"
 # The web server as in production (DEBUG off, gunicorn, WhiteNoise): see scripts/web.sh.
 bash scripts/web.sh &
 pids+=($!)
