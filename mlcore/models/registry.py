@@ -8,7 +8,7 @@ models start from scratch, or from a local Scarp checkpoint in training.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import segmentation_models_pytorch as smp
 import torch
@@ -166,6 +166,8 @@ class Family:
     tunes_postprocess   whether its probability maps get a threshold and
                 polygon clean-up chosen on validation (an instance model's
                 polygons are its own detections)
+    flips_at_prediction whether test-time flips (a recipe's `tta`) average its
+                probability maps; an instance model's detections are not maps
     """
 
     name: str
@@ -181,25 +183,18 @@ class Family:
     pretrainable: bool = True
     terrain_and_scale: bool = True
     tunes_postprocess: bool = True
+    flips_at_prediction: bool = True
 
     @property
     def inputs(self) -> str:
         return "pair" if self.kind == CHANGE else "scene"
 
     def traits(self) -> dict[str, object]:
-        """The traits as plain data, for a page's template and its script."""
-        return {
-            "name": self.name,
-            "title": self.title,
-            "summary": self.summary,
-            "label": self.label,
-            "kind": self.kind,
-            "inputs": self.inputs,
-            "splits_into_blocks": self.splits_into_blocks,
-            "in_training_form": self.in_training_form,
-            "pretrainable": self.pretrainable,
-            "terrain_and_scale": self.terrain_and_scale,
-        }
+        """The traits as plain data, for a page's template and its script: every field
+        but the builders, so a trait added here reaches the pages too."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        plain = {name: value for name, value in data.items() if not callable(value)}
+        return {**plain, "depths": list(self.depths), "inputs": self.inputs}
 
 
 _SEGMENTATION = "Segmentation (U-Net family)"
@@ -266,6 +261,7 @@ ARCHITECTURES: dict[str, Family] = {
             pretrainable=False,
             terrain_and_scale=False,
             tunes_postprocess=False,
+            flips_at_prediction=False,
         ),
     )
 }

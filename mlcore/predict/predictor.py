@@ -99,8 +99,10 @@ class InferenceConfig:
 
 
 def model_tta(model_config: dict[str, Any]) -> bool:
-    """Whether a model directory's recipe predicts with test-time flips (TrainConfig.tta)."""
-    return bool((model_config.get("train") or {}).get("tta", False))
+    """Whether a model directory predicts with test-time flips: its recipe asked for them
+    (TrainConfig.tta) and its family draws maps that flips can average."""
+    asked = bool((model_config.get("train") or {}).get("tta", False))
+    return asked and family_of(model_config["model"]["arch"]).flips_at_prediction
 
 
 @dataclass
