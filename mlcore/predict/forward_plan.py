@@ -25,15 +25,17 @@ open comes from the rule or the (cached) probe.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from mlcore.atomic import write_atomic
 
 PLAN_FILE = "forward_plan.json"
 CUDA_BATCH = 16
@@ -244,10 +246,5 @@ def _store(model_dir: Path | None, key: str, plan: ForwardPlan) -> None:
         "bf16": plan.bf16,
         "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".forward_plan-")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(plans, fh, indent=2)
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):  # a plan not kept is probed again next time
+        write_atomic(path, json.dumps(plans, indent=2), durable=False)
