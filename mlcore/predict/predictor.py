@@ -35,6 +35,7 @@ import torch
 from mlcore.data.bands import InputSpec
 from mlcore.data.model_input import Region, open_scene, read_region
 from mlcore.data.scenes import SceneSpec, StackedScene
+from mlcore.device import amp_dtype, resolve_device
 from mlcore.errors import Cancelled, MlcoreError
 from mlcore.modeldir.directory import load_model, read_config
 from mlcore.models.registry import INSTANCE, family_of
@@ -49,7 +50,6 @@ from mlcore.predict.probability_raster import (
 )
 from mlcore.predict.tiling import Block, blend_weights, check_tiling, plan_grid
 from mlcore.predict.vectorize import write_polygons_gpkg
-from mlcore.training.config import resolve_device
 
 ProgressCallback = Callable[[float, str], None]
 StopCallback = Callable[[], bool]
@@ -149,7 +149,7 @@ class Predictor:
         self.spec = meta["input"]
         self.threshold: float = float(meta["threshold"])
         self.config = config.resolved(int(meta["chip_size"]), model_tta(self.model_config))
-        self.amp_dtype = _amp_dtype(self.device, config.amp)
+        self.amp_dtype = amp_dtype(config.amp, self.device)
         self.model = model.to(self.device)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
@@ -304,12 +304,6 @@ class ChipCache:
         elif chip not in self._kept and self.bytes + size <= self.max_bytes:
             self._kept[chip] = output.clone()  # not a view that would pin its whole batch
             self.bytes += size
-
-
-def _amp_dtype(device: torch.device, amp: bool | None) -> torch.dtype | None:
-    if amp is False or device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
 def plan_blocks(
