@@ -82,12 +82,19 @@ def tune_on_validation(
             extent = labelled.extent_of("validation")
             if not extent:
                 continue
-            if should_stop and should_stop():
-                raise TrainingCancelled("Training stopped while choosing the post-processing.")
             prob = Path(tmp) / f"validation-{i}.tif"
-            predict_scene(
-                model_dir, labelled.scene.paths, prob, config=InferenceConfig(device=device)
-            )
+            try:  # a stop asked for while a validation scene is mapped ends it between batches
+                predict_scene(
+                    model_dir,
+                    labelled.scene.paths,
+                    prob,
+                    config=InferenceConfig(device=device),
+                    should_stop=should_stop,
+                )
+            except TrainingCancelled:
+                raise TrainingCancelled(
+                    "Training stopped while choosing the post-processing."
+                ) from None
             with StackedScene(labelled.scene) as scene:
                 crs = scene.crs
             ref, area = validation_frames(labelled.landslides, extent, crs)

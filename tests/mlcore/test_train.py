@@ -16,6 +16,7 @@ from mlcore.modeldir.checkpoints import read_sidecar
 from mlcore.modeldir.directory import load_model
 from mlcore.models.registry import ModelConfig
 from mlcore.training.segmentation import TrainConfig, TrainingCancelled, train
+from mlcore.training.tuning import tune_on_validation
 from tests.factories.landslide_scenes import make_scene
 
 torch.set_num_threads(1)
@@ -185,3 +186,17 @@ def test_retraining_starts_from_the_parent_weights(scenes, tmp_path):
         tmp_path / "child",
     )
     assert child.best_f1 == pytest.approx(parent.best_f1, abs=0.05)
+
+
+def test_a_stop_while_the_post_processing_is_chosen_ends_it_and_keeps_the_weights(scenes, tmp_path):
+    """Choosing the polygon settings maps the validation scenes (4x with flips): a stop asked
+    for then ends the mapping between batches, says where it stopped, and saves no choice."""
+    train(_config(epochs=1, chips_per_epoch=16), scenes, scenes, tmp_path / "model")
+    asked = iter(range(100))
+    with pytest.raises(TrainingCancelled, match="while choosing the post-processing"):
+        tune_on_validation(
+            tmp_path / "model", scenes, device="cpu", should_stop=lambda: next(asked) >= 1
+        )
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert "postprocess" not in config
+    assert load_model(tmp_path / "model")[0] is not None  # the trained weights are there
