@@ -363,11 +363,13 @@ def finetune_config(config: TrainConfig, pretrained_dir: str | Path) -> TrainCon
             "network, or pretrain again for this one."
         )
     learnt = InputSpec.from_dict(saved["input"])
-    if (learnt.derived, learnt.scale) != (tuple(config.derived_bands), config.scale):
+    theirs_plan = (learnt.derived, learnt.dropped, learnt.scale)
+    if theirs_plan != (tuple(config.derived_bands), tuple(config.dropped_bands), config.scale):
         raise MlcoreError(
             f"{pretrained_dir} was pretrained on derived bands {list(learnt.derived) or 'none'} "
-            f"at model pixel {learnt.scale}, but this training derives "
-            f"{list(config.derived_bands) or 'none'} at {config.scale}; its weights learnt "
+            f"(leaving out {list(learnt.dropped) or 'nothing'}) at model pixel {learnt.scale}, "
+            f"but this training derives {list(config.derived_bands) or 'none'} (leaving out "
+            f"{list(config.dropped_bands) or 'nothing'}) at {config.scale}; its weights learnt "
             "other inputs. Train with the pretraining's inputs, or pretrain again with these."
         )
     sha = saved["checkpoint"]["sha256"]

@@ -173,3 +173,7 @@ def test_pretraining_learns_the_recipes_terrain_on_its_grid_and_a_fine_tune_must
     plain = TrainConfig(model=model, epochs=1, **small, derived_bands=("slope", "relief"))
     with pytest.raises(MlcoreError, match="at model pixel 2, but this training derives"):
         finetune_config(plain, tmp_path / "pre")
+    # Same terrain and grid, but absolute elevation kept as a channel: other inputs too.
+    with_height = TrainConfig(model=model, epochs=1, **small, **{**terrain, "dropped_bands": ()})
+    with pytest.raises(MlcoreError, match=r"leaving out \['dem'\]\) at model pixel 2"):
+        finetune_config(with_height, tmp_path / "pre")
