@@ -32,26 +32,27 @@ def model_list(request, pk: int):
     versions = model_versions(project=project)
     places = training_places(project=project)
     jobs = jobs_of_project(project=project, kinds=[Job.Kind.TRAIN, Job.Kind.PRETRAIN], limit=10)
+    families = [family.traits() for family in ARCHITECTURES.values()]
     context = {
         "project": project,
         "versions": versions,
         "defaults": training_defaults(settings.SCARP_TRAIN_DEVICE),
         "places": places,
-        "places_json": json.dumps(
-            [
+        "inventories": inventories_of(project=project, kind=Inventory.Kind.REFERENCE),
+        "families": families,
+        # What the page's script reads (json_script): each family's traits by name (a change
+        # model takes each place as a post,pre pair) and each place's scenes.
+        "config": {
+            "families": {f["name"]: f for f in families},
+            "places": [
                 {
                     "post": p.scene.pk,
                     "dem": [e.pk for e in p.elevation],
                     "pre": p.pre.pk if p.pre else None,
                 }
                 for p in places
-            ]
-        ),
-        "inventories": inventories_of(project=project, kind=Inventory.Kind.REFERENCE),
-        "families": [family.traits() for family in ARCHITECTURES.values()],
-        # What the page's script reads: each family's traits by name (a change model
-        # takes each place as a post,pre pair).
-        "config": {"families": {name: f.traits() for name, f in ARCHITECTURES.items()}},
+            ],
+        },
         "jobs": jobs,
         "can_manage": can(request.user, project, Action.MANAGE),
         "pretrainings": ready_pretrainings(project=project),

@@ -32,9 +32,8 @@ pretrainedSelect?.addEventListener("change", () => {
   trainForm.elements.arch.dispatchEvent(new Event("change"));
 });
 
-const places = JSON.parse(document.querySelector("#places-data")?.textContent || "[]");
 // Each model family's traits by name (mlcore's registry): whether it takes a post,pre pair.
-const { families } = JSON.parse(document.querySelector("#models-config").textContent);
+const { families, places } = JSON.parse(document.querySelector("#models-config").textContent);
 const takesPairs = (arch) => families[arch]?.inputs === "pair";
 
 // The ticked places as the scenes to stack. A change-detection model sees each post-event
