@@ -26,6 +26,7 @@ from inventories.selectors.review import (
     review_progress,
     review_queue,
     review_threshold,
+    speck_area,
 )
 from inventories.services import review as services
 from inventories.services.geometry import geometry_from_geojson
@@ -163,6 +164,8 @@ class QueueView(ReviewView):
         inventory = self.inventory()
         q = request.query_params
         me = request.user.get_username()
+        # Specks come last for every client, the page and a token alike; 0 turns that off.
+        specks = _number(q.get("specks_below"), "specks_below")
         queryset = review_queue(
             inventory=inventory,
             order=q.get("order", "uncertainty"),
@@ -174,7 +177,7 @@ class QueueView(ReviewView):
             ),
             decided_by=_user(inventory.project, q.get("decided_by")),
             round=int(q.get("round", 1)) if str(q.get("round", 1)).isdigit() else 1,
-            specks_below=_number(q.get("specks_below"), "specks_below") or 0.0,
+            specks_below=speck_area(inventory=inventory) if specks is None else specks,
         ).select_related("updated_by")
         size = min(int(q.get("page_size", 50)) if q.get("page_size", "").isdigit() else 50, 500)
         page = max(int(q.get("page", 1)) if q.get("page", "").isdigit() else 1, 1)

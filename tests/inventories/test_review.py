@@ -54,6 +54,19 @@ def test_queue_starts_with_the_polygons_closest_to_the_models_threshold(api, pre
     assert body["progress"]["total"] == 4 and body["progress"]["decided"] == 0
 
 
+def test_a_token_client_gets_specks_last_as_the_page_does_and_zero_turns_that_off(
+    api, predicted
+):
+    """The queue puts specks last for every client, not only for the page that asks."""
+    speck = make_landslide(predicted, confidence=0.6, area_m2=2.0)  # the most uncertain
+    slide = make_landslide(predicted, confidence=0.9)
+
+    default = api.rita.get(url(predicted, "queue/")).json()
+    assert [f["id"] for f in default["results"]] == [slide.pk, speck.pk]
+    plain = api.rita.get(url(predicted, "queue/?specks_below=0")).json()
+    assert [f["id"] for f in plain["results"]] == [speck.pk, slide.pk]
+
+
 def test_queue_filters_by_state_and_size_and_orders_by_location(api, predicted):
     east = make_landslide(predicted, geometry=square(lon=98.70), area_m2=500.0)
     west = make_landslide(predicted, geometry=square(lon=98.60), area_m2=500.0)

@@ -62,7 +62,6 @@ function current() {
 
 function queueParams() {
   const params = new URLSearchParams({ order: el("order").value, page_size: "200" });
-  if (config.speckM2) params.set("specks_below", String(config.speckM2));
   if (el("state").value) params.set("state", el("state").value);
   if (el("min-area").value.trim()) params.set("min_area", el("min-area").value.trim());
   if (el("assigned").checked) params.set("assigned_to", "me");
