@@ -63,13 +63,9 @@ class ProjectStacCollectionView(_StacView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="The project as a STAC Collection")
     def get(self, request, project_pk: int):
         project = project_get(user=request.user, pk=project_pk)
-        hrefs = {
-            pk: _absolute(request, "scene-stac", pk=pk)
-            for pk in project.scenes.values_list("pk", flat=True)
-        }
         collection = stac.project_collection(
             project=project,
-            item_hrefs=hrefs,
+            item_href=lambda pk: _absolute(request, "scene-stac", pk=pk),
             self_href=_absolute(request, "project-stac", project_pk=project.pk),
         )
         return Response(collection.to_dict(include_self_link=True, transform_hrefs=False))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,8 +102,11 @@ def _raster_band(scene: Scene, index: int) -> RasterBand:
     )
 
 
-def project_collection(*, project: Project, item_hrefs: dict[int, str], self_href: str):
-    """The project as a STAC Collection whose item links are its scenes' Items."""
+def project_collection(
+    *, project: Project, item_href: Callable[[int], str], self_href: str
+) -> pystac.Collection:
+    """The project as a STAC Collection whose item links are its scenes' Items
+    (`item_href(scene_pk)`), from one read of the scenes."""
     scenes = list(project.scenes.order_by("pk").only("footprint", "acquired_on", "created_at"))
     if scenes:
         boxes = [s.footprint.extent for s in scenes]
@@ -129,7 +133,7 @@ def project_collection(*, project: Project, item_hrefs: dict[int, str], self_hre
     collection.set_self_href(self_href)
     for scene in scenes:
         collection.add_link(
-            pystac.Link(pystac.RelType.ITEM, item_hrefs[scene.pk], pystac.MediaType.GEOJSON)
+            pystac.Link(pystac.RelType.ITEM, item_href(scene.pk), pystac.MediaType.GEOJSON)
         )
     return collection
 
