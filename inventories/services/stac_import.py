@@ -17,6 +17,7 @@ acquisition date from the Item's datetime (or start_datetime).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import tempfile
 import urllib.request
 from dataclasses import dataclass
@@ -30,7 +31,10 @@ from django.db import transaction
 
 from inventories.errors import InvalidInput
 from inventories.models import Job, Project
+from inventories.permissions import Action
+from inventories.selectors.projects import require
 from inventories.services.files import media_path, remove_upload
+from inventories.services.jobs import upload_of
 from inventories.services.uploads import scene_upload_start
 from mlcore.gdal_env import ALLOW_NETWORK_VARIABLE, refused_path
 
@@ -151,13 +155,19 @@ def _download(asset: StacAsset, folder: Path) -> Path:
         )
     target = folder / "asset.tif"
     limit = settings.SCARP_MAX_UPLOAD_BYTES
-    with urllib.request.urlopen(asset.href, timeout=60) as response, target.open("wb") as fh:  # noqa: S310 - http(s) only, checked above
-        written = 0
-        while chunk := response.read(1 << 20):
-            written += len(chunk)
-            if written > limit:
-                raise InvalidInput(f"{asset.href} is larger than the limit of {limit} bytes.")
-            fh.write(chunk)
+    try:
+        with urllib.request.urlopen(asset.href, timeout=60) as response, target.open("wb") as fh:  # noqa: S310 - http(s) only, checked above
+            written = 0
+            while chunk := response.read(1 << 20):
+                written += len(chunk)
+                if written > limit:
+                    raise InvalidInput(f"{asset.href} is larger than the limit of {limit} bytes.")
+                fh.write(chunk)
+    except OSError as exc:  # unreachable, refused, timed out, an HTTP error status
+        raise InvalidInput(
+            f"Asset {asset.key!r} of {asset.item_id} could not be fetched from {asset.href}: "
+            f"{getattr(exc, 'reason', None) or exc}."
+        ) from None
     return target
 
 
@@ -193,7 +203,11 @@ def _start(project: Project, asset: StacAsset, source: Path, user, kind: str, ph
 def stac_import_start(
     *, project: Project, document: Any, user, kind: str = "optical", phase: str = "post"
 ) -> list[Job]:
-    """Queue one scene import per GeoTIFF asset; all or nothing for the checks."""
+    """Queue one scene import per GeoTIFF asset; all or nothing for the checks.
+
+    The role is checked first, so a visitor without it makes the server fetch nothing.
+    """
+    require(user, project, Action.MANAGE)
     assets = stac_assets(document)
     jobs: list[Job] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -205,15 +219,13 @@ def stac_import_start(
                     jobs.append(_start(project, asset, source, user, kind, phase))
         except BaseException:
             for job in jobs:  # the rows rolled back; their uploads go too
-                remove_upload(media_path(job.params["upload"]))
+                remove_upload(media_path(upload_of(job)))
             raise
     return jobs
 
 
 def stac_document(raw: bytes | str, source_name: str = "the STAC file") -> Any:
     """Parse an uploaded STAC JSON, or say it is not JSON."""
-    import json
-
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):

@@ -168,3 +168,27 @@ def test_only_an_admin_imports_and_an_outsider_learns_nothing(api, people, setti
     assert stac_import(api.bob, people.a, item("post.tif")).status_code == 403
     assert not Job.objects.exists()
     assert stac_import(api.alice, people.a, item("post.tif")).status_code == 202
+
+
+@pytest.mark.django_db
+def test_an_unreachable_remote_asset_is_a_400_naming_it_and_nothing_is_stored(
+    api, people, settings, media_root
+):
+    settings.SCARP_GDAL_ALLOW_NETWORK = True
+    response = stac_import(api.alice, people.a, item("http://127.0.0.1:9/post.tif"))
+    assert response.status_code == 400
+    assert "could not be fetched from http://127.0.0.1:9/post.tif" in response.json()["detail"]
+    assert not Job.objects.exists()
+    assert list((media_root / "uploads").glob("*/*")) == []
+
+
+@pytest.mark.django_db
+def test_a_member_without_the_role_makes_the_server_fetch_nothing(api, people, settings):
+    """The role is checked before any asset is fetched: an editor gets 403 and no request
+    leaves the server; the admin's same import does fetch."""
+    settings.SCARP_GDAL_ALLOW_NETWORK = True
+    with listening() as listener:
+        assert stac_import(api.bob, people.a, item(listener.url("/post.tif"))).status_code == 403
+        assert listener.requests == []
+        stac_import(api.alice, people.a, item(listener.url("/post.tif")))
+        assert listener.requests != []
