@@ -8,8 +8,6 @@ checks a change model's scene pair with the same rule as training.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from django.db import transaction
@@ -148,16 +146,3 @@ class EpochHistory:
         ModelVersion.objects.filter(pk=self.version.pk).update(metrics={"history": self.rows})
         self.ctx.log(log)
         self.ctx.progress(row["epoch"] / row["epochs"], message, force=True)
-
-
-@contextmanager
-def version_run(version: ModelVersion, ctx: JobContext) -> Iterator[EpochHistory]:
-    """The run of a training or pretraining job; a stop asked for ends the job as cancelled.
-
-    Whatever ends the job failed or cancelled (a bad input found only now, such
-    as a scene or pretraining deleted since queuing) settles the version in the
-    job's end (`jobs.ending.finish`), so no version is left "training" for ever. Not
-    here: a run whose database connection dropped runs again, and a run that
-    lost its lease to another delivery must leave that delivery's version alone.
-    """
-    yield EpochHistory(version, ctx)  # a stop raises mlcore's Cancelled: JobCancelled

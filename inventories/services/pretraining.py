@@ -23,11 +23,11 @@ from inventories.services.hyperparameters import hyperparameters_check
 from inventories.services.jobs import JobContext, PretrainParams
 from inventories.services.model_versions import (
     MODEL_FIELDS,
+    EpochHistory,
     check_change_pairs,
     resolve_places,
     snapshot_of,
     version_queue,
-    version_run,
 )
 from mlcore.data import SceneSpec
 from mlcore.errors import MlcoreError
@@ -152,25 +152,25 @@ def pretraining_start(
 def run_pretrain(job: Job, ctx: JobContext) -> dict:
     """Pretrain on the recorded places; a redelivered job continues from last.pt."""
     version = ModelVersion.objects.get(pk=PretrainParams.of(job).model_version)
-    with version_run(version, ctx) as history:
-        snapshot = version.data_snapshot
-        places = [[Scene.objects.get(pk=s["id"]) for s in place] for place in snapshot["places"]]
-        method = version.pretraining["method"]
-        hyper = version.hyperparameters
-        config = _pretrain_config(version.architecture, version.encoder, method, places, hyper)
-        specs = [SceneSpec([s.path for s in place]) for place in places]
-        out_dir = media_path(version.directory)
-        ctx.progress(0.01, "Measuring the imagery's bands", force=True)
+    history = EpochHistory(version, ctx)
+    snapshot = version.data_snapshot
+    places = [[Scene.objects.get(pk=s["id"]) for s in place] for place in snapshot["places"]]
+    method = version.pretraining["method"]
+    hyper = version.hyperparameters
+    config = _pretrain_config(version.architecture, version.encoder, method, places, hyper)
+    specs = [SceneSpec([s.path for s in place]) for place in places]
+    out_dir = media_path(version.directory)
+    ctx.progress(0.01, "Measuring the imagery's bands", force=True)
 
-        def on_epoch(report: dict[str, Any]) -> None:
-            epochs = f"{report['epoch']}/{report['epochs']}"
-            history.add(
-                report,
-                f"epoch {epochs}: reconstruction loss {report['loss']:.4f}",
-                f"Epoch {epochs}, reconstruction loss {report['loss']:.4f}",
-            )
+    def on_epoch(report: dict[str, Any]) -> None:
+        epochs = f"{report['epoch']}/{report['epochs']}"
+        history.add(
+            report,
+            f"epoch {epochs}: reconstruction loss {report['loss']:.4f}",
+            f"Epoch {epochs}, reconstruction loss {report['loss']:.4f}",
+        )
 
-        result = pretrain(config, specs, out_dir, on_epoch=on_epoch, should_stop=ctx.cancelled)
+    result = pretrain(config, specs, out_dir, on_epoch=on_epoch, should_stop=ctx.cancelled)
     written = read_config(out_dir)
     ModelVersion.objects.filter(pk=version.pk).update(
         status=ModelVersion.Status.READY,

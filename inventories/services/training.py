@@ -25,11 +25,11 @@ from inventories.services.inventories import inventory_frame
 from inventories.services.jobs import JobContext, TrainParams
 from inventories.services.model_versions import (
     MODEL_FIELDS,
+    EpochHistory,
     check_change_pairs,
     resolve_places,
     snapshot_of,
     version_queue,
-    version_run,
 )
 from inventories.services.names import fit_name
 from mlcore.data import SceneSpec, StackedScene, label_scenes
@@ -201,37 +201,37 @@ def _extents(inventories: list[Inventory]) -> gpd.GeoDataFrame:
 
 def run_train(job: Job, ctx: JobContext) -> dict:
     version = ModelVersion.objects.get(pk=TrainParams.of(job).model_version)
-    with version_run(version, ctx) as history:
-        snapshot = version.data_snapshot
-        places = [[Scene.objects.get(pk=s["id"]) for s in place] for place in snapshot["places"]]
-        ids = [i["id"] for i in snapshot["inventories"]]
-        inventories = list(Inventory.objects.filter(pk__in=ids))
-        hyper = version.hyperparameters
-        config = _train_config(
-            version.architecture,
-            version.encoder,
-            places,
-            hyper,
-            pretrained=version.pretrained_from_id is not None,
-        )
-        if version.pretraining:
-            config = _finetune(config, version.pretrained_from, project=version.project)
-        specs = [scene_spec(place) for place in places]
-        ctx.progress(0.01, "Reading labels and extents", force=True)
-        labelled = label_scenes(specs, _labels(inventories), [_extents(inventories)])
-        out_dir = media_path(version.directory)
+    history = EpochHistory(version, ctx)
+    snapshot = version.data_snapshot
+    places = [[Scene.objects.get(pk=s["id"]) for s in place] for place in snapshot["places"]]
+    ids = [i["id"] for i in snapshot["inventories"]]
+    inventories = list(Inventory.objects.filter(pk__in=ids))
+    hyper = version.hyperparameters
+    config = _train_config(
+        version.architecture,
+        version.encoder,
+        places,
+        hyper,
+        pretrained=version.pretrained_from_id is not None,
+    )
+    if version.pretraining:
+        config = _finetune(config, version.pretrained_from, project=version.project)
+    specs = [scene_spec(place) for place in places]
+    ctx.progress(0.01, "Reading labels and extents", force=True)
+    labelled = label_scenes(specs, _labels(inventories), [_extents(inventories)])
+    out_dir = media_path(version.directory)
 
-        def on_epoch(report: EpochReport) -> None:
-            history.add(
-                report.to_dict(),
-                f"epoch {report.epoch}/{report.epochs}: loss {report.train_loss:.4f}, "
-                f"val loss {report.val_loss:.4f}, F1 {report.best_f1:.3f}",
-                f"Epoch {report.epoch}/{report.epochs}, validation F1 {report.best_f1:.3f}",
-            )
-
-        result = train_and_tune(
-            config, labelled, labelled, out_dir, on_epoch=on_epoch, should_stop=ctx.cancelled
+    def on_epoch(report: EpochReport) -> None:
+        history.add(
+            report.to_dict(),
+            f"epoch {report.epoch}/{report.epochs}: loss {report.train_loss:.4f}, "
+            f"val loss {report.val_loss:.4f}, F1 {report.best_f1:.3f}",
+            f"Epoch {report.epoch}/{report.epochs}, validation F1 {report.best_f1:.3f}",
         )
+
+    result = train_and_tune(
+        config, labelled, labelled, out_dir, on_epoch=on_epoch, should_stop=ctx.cancelled
+    )
     return _record_result(version, result, out_dir)
 
 

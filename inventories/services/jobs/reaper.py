@@ -67,6 +67,8 @@ def jobs_resend(*, older_than: int | None = None) -> int:
     queued = Job.objects.filter(state=Job.State.QUEUED).filter(
         Q(sent_at__lt=cutoff) | Q(sent_at__isnull=True, created_at__lt=cutoff)
     )
+    if not queued.exists():  # the usual minute: nothing to look for in the broker
+        return 0
     held = _broker_task_ids()
     count = 0
     for job in queued:
