@@ -58,6 +58,8 @@ def inventory_import(
     progress(0.05, "Reading and validating the file")
     parsed = read_inventory_file(path, layer=layer)
     frame = parsed.frame
+    # Nothing inside the transaction reports progress: its writes to the job row would stay
+    # unseen until the commit and hold that row's lock against the job's heartbeat.
     progress(0.4, f"Storing {len(frame)} landslides")
     try:
         with transaction.atomic():
@@ -70,16 +72,14 @@ def inventory_import(
                 source_crs=parsed.source_crs,
                 created_by=user,
             )
-            landslides_bulk_insert(inventory, frame, user=user, progress=progress)
+            landslides_bulk_insert(inventory, frame, user=user)
     except IntegrityError:
         raise InvalidInput(f"{project.name} already has an inventory named {name!r}.") from None
     progress(1.0, f"Imported {len(frame)} landslides ({len(parsed.repaired)} repaired)")
     return inventory
 
 
-def landslides_bulk_insert(
-    inventory: Inventory, frame: gpd.GeoDataFrame, *, user, progress: Progress = _no_progress
-) -> None:
+def landslides_bulk_insert(inventory: Inventory, frame: gpd.GeoDataFrame, *, user) -> None:
     """Insert a frame (EPSG:4326 MultiPolygons, area_m2, repaired, attribute columns) in batches."""
     attribute_columns = [c for c in frame.columns if c not in ("geometry", "area_m2", "repaired")]
     total = len(frame)
@@ -119,7 +119,6 @@ def landslides_bulk_insert(
             )
             for ls in created
         )
-        progress(0.4 + 0.6 * min(1.0, (start + BATCH) / max(total, 1)), "Storing landslides")
 
 
 def _known_fields(attrs: dict) -> dict:

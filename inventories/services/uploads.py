@@ -125,6 +125,12 @@ def _told_with(upload: Path, original: str | None) -> Iterator[None]:
         raise InvalidInput(in_users_words(str(exc), upload, original)) from None
 
 
+def _stages(ctx: JobContext):
+    """Progress for an import: its few calls each name a new stage, so none is throttled away
+    (a stage reached within half a second of the last write was never shown)."""
+    return lambda fraction, message: ctx.progress(fraction, message, force=True)
+
+
 def run_import_scene(job: Job, ctx: JobContext) -> dict:
     params = ImportSceneParams.of(job)
     upload = media_path(params.upload)
@@ -139,7 +145,7 @@ def run_import_scene(job: Job, ctx: JobContext) -> dict:
             acquired_on=params.acquired_on,
             original_filename=params.original_filename,
             user=job.created_by,
-            progress=lambda f, m: ctx.progress(f, m),
+            progress=_stages(ctx),
         )
     ctx.log(f"Stored {len(scenes)} scene(s): " + ", ".join(s.name for s in scenes))
     return {"scene_ids": [s.pk for s in scenes]}
@@ -157,7 +163,7 @@ def run_import_inventory(job: Job, ctx: JobContext) -> dict:
             original_filename=params.original_filename,
             layer=params.layer or None,
             user=job.created_by,
-            progress=lambda f, m: ctx.progress(f, m),
+            progress=_stages(ctx),
         )
     count = inventory.landslides.count()
     ctx.log(f"Imported {count} landslides into {inventory.name}")

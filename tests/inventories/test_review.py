@@ -54,9 +54,7 @@ def test_queue_starts_with_the_polygons_closest_to_the_models_threshold(api, pre
     assert body["progress"]["total"] == 4 and body["progress"]["decided"] == 0
 
 
-def test_a_token_client_gets_specks_last_as_the_page_does_and_zero_turns_that_off(
-    api, predicted
-):
+def test_a_token_client_gets_specks_last_as_the_page_does_and_zero_turns_that_off(api, predicted):
     """The queue puts specks last for every client, not only for the page that asks."""
     speck = make_landslide(predicted, confidence=0.6, area_m2=2.0)  # the most uncertain
     slide = make_landslide(predicted, confidence=0.9)
