@@ -3,19 +3,22 @@
 Scarp turns GDAL's network access off in its own processes (mlcore.gdal_env
 points GDAL_HTTP_PROXY at a dead port). A test that plays QGIS or ogr2ogr
 against our own server lifts that for one client call only, and sends the
-API token the way a user would: GDAL_HTTP_HEADERS.
+API token the way a user would: in the header (GDAL_HTTP_HEADERS), or as
+the Basic password (GDAL_HTTP_USERPWD) for the OAPIF driver, whose own Accept
+header replaces GDAL_HTTP_HEADERS.
 """
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-import pyogrio
 import rasterio
 
 
-def client_options(token: str | None) -> dict[str, str]:
+def client_options(token: str | None, *, basic_user: str | None = None) -> dict[str, str]:
     options = {
         # The empty proxy overrides the environment's dead one for libcurl.
         "GDAL_HTTP_PROXY": "",
@@ -24,21 +27,31 @@ def client_options(token: str | None) -> dict[str, str]:
         # No cached answers between a member's and an outsider's call.
         "GDAL_HTTP_USE_CACHE": "NO",
     }
-    if token:
+    if token and basic_user:
+        options["GDAL_HTTP_AUTH"] = "BASIC"
+        options["GDAL_HTTP_USERPWD"] = f"{basic_user}:{token}"
+    elif token:
         options["GDAL_HTTP_HEADERS"] = f"Authorization: Token {token}"
     return options
 
 
-@contextmanager
-def pyogrio_client(token: str | None) -> Iterator[None]:
-    """pyogrio's GDAL with network and the header, restored afterwards."""
-    options = client_options(token)
-    before = {name: pyogrio.get_gdal_config_option(name) for name in options}
-    pyogrio.set_gdal_config_options(options)
-    try:
-        yield
-    finally:
-        pyogrio.set_gdal_config_options(before)
+def ogr2ogr(
+    source: str, out: Path, *, token: str, user: str, layer: str | None = None, **open_options
+) -> subprocess.CompletedProcess:
+    """The documented command, Debian's ogr2ogr, copying an OAPIF source into a GeoPackage.
+
+    A separate program, as a user runs it: pyogrio's GDAL in the test process keeps
+    Python's lock while it pages through features, so the live server's thread never
+    answered the next page (the test hung).
+    """
+    command = ["ogr2ogr", "-f", "GPKG", str(out), source]
+    if layer:
+        command.append(layer)
+    for name, value in client_options(token, basic_user=user).items():
+        command += ["--config", name, value]
+    for name, value in open_options.items():
+        command += ["-oo", f"{name}={value}"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
 
 
 @contextmanager
