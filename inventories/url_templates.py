@@ -50,6 +50,7 @@ API_URLS: dict[str, tuple[str, tuple[str, ...], dict]] = {
     "reviewPromote": ("review-promote", ("inventory_pk",), {}),
     "reports": ("report-list", (), {}),
     "reviewPage": ("inventory-review", ("pk", "inventory_pk"), {}),
+    "myToken": ("api-my-token", (), {}),
 }
 
 

@@ -19,6 +19,7 @@ from inventories.api.stac import (
     StacImportView,
 )
 from inventories.api.tiles import ExtentTileView, LandslideTileView, SceneTileView
+from inventories.api.tokens import MyTokenView
 
 router = DefaultRouter()
 router.register("projects", ProjectViewSet, basename="project")
@@ -93,6 +94,7 @@ urlpatterns = [
         name="inventory-extent-tile",
     ),
     path("auth/token/", ThrottledObtainAuthToken.as_view(), name="api-token"),
+    path("auth/my-token/", MyTokenView.as_view(), name="api-my-token"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),

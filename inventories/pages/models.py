@@ -22,6 +22,7 @@ from inventories.selectors.models import (
     training_places,
 )
 from inventories.selectors.projects import inventories_of
+from inventories.services.model_exports import onnx_current
 from mlcore.models.registry import ARCHITECTURES
 from mlcore.training.pretrain import METHODS as PRETRAINING_METHODS
 
@@ -74,6 +75,7 @@ def model_detail(request, pk: int, version_pk: int):
         "can_manage": can(request.user, project, Action.MANAGE),
         "config_rows": _config_rows(version.hyperparameters),
         "snapshot": version.data_snapshot,
+        "onnx_ready": onnx_current(version),
         "places": [
             {"ids": ",".join(str(s.pk) for s in stack), "label": " + ".join(s.name for s in stack)}
             for stack in prediction_places(version)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from inventories.models import Scene
@@ -34,8 +35,26 @@ def project_detail(request, pk: int):
         "scene_kinds": [Scene.Kind.OPTICAL, Scene.Kind.DEM],
         "scene_phases": Scene.Phase.choices,
         "export_sync_max": settings.SCARP_EXPORT_SYNC_MAX_POLYGONS,
+        "gis": _gis_addresses(request, project),
+        "user_name": request.user.get_username(),
     }
     return render(request, "inventories/project_detail.html", context)
+
+
+def _gis_addresses(request, project) -> list[tuple[str, str, str]]:
+    """What a mapper pastes into QGIS or GDAL, as (id, what it is, full URL).
+
+    Full URLs with this server's host: a GIS client has no page to resolve a path against.
+    """
+    names = [
+        ("ogc", "Inventories (OGC API - Features)", "ogc-landing"),
+        ("wmts", "Imagery (WMTS)", "project-wmts"),
+        ("stac", "Imagery catalogue (STAC Collection)", "project-stac"),
+    ]
+    return [
+        (key, what, request.build_absolute_uri(reverse(name, kwargs={"project_pk": project.pk})))
+        for key, what, name in names
+    ]
 
 
 @login_required

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from django.urls import reverse
 from pyproj import CRS
 
 from inventories.errors import InvalidInput, NotFound
@@ -99,7 +100,7 @@ def run_onnx_export(job: Job, ctx: JobContext) -> dict:
     return {
         "model_version": version.pk,
         "filename": ONNX_FILE,
-        "download": f"/api/models/{version.pk}/onnx/",
+        "download": reverse("model-onnx", kwargs={"pk": version.pk}),
     }
 
 

@@ -1,9 +1,9 @@
-// Export links of a large inventory: the server answers with a job (202); follow it,
-// then offer the file. Links of small inventories are plain downloads.
+// Export links whose file is made by a job (a large inventory, a model as ONNX): the server
+// answers with the job (202); follow it, then offer the file. Other links are plain downloads.
 import { api, followJob } from "../lib/api.js";
 
 async function exportInBackground(link) {
-  const status = link.closest("td").querySelector(".export-status");
+  const status = link.parentElement.querySelector(".export-status");
   status.className = "export-status";
   status.textContent = `${link.dataset.export}: starting the export…`;
   let job;
@@ -12,6 +12,12 @@ async function exportInBackground(link) {
   } catch (error) {
     status.textContent = `${link.dataset.export}: ${error.message}`;
     status.className = "export-status error";
+    return;
+  }
+  if (!job || job.id === undefined) {
+    // Made by someone else since the page was drawn: the link gives the file itself now.
+    status.textContent = "";
+    window.location.assign(link.href);
     return;
   }
   job = await followJob(job.id, (j) => {
