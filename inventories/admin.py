@@ -136,8 +136,7 @@ class SceneAdmin(DeletesThroughServices, GISModelAdmin):
     ]
 
     def delete_through_service(self, obj, user) -> None:
-        require(user, obj.project, Action.MANAGE)  # as the scene API checks it
-        scene_delete(scene=obj)
+        scene_delete(scene=obj, user=user)
 
 
 class InventoryAdminForm(forms.ModelForm):

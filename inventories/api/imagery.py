@@ -22,8 +22,7 @@ class SceneViewSet(
     serializer_class = SceneSerializer
 
     def perform_destroy(self, instance):
-        self.require(instance, Action.MANAGE)
-        scene_delete(scene=instance)
+        scene_delete(scene=instance, user=self.request.user)
 
 
 class SceneUploadView(APIView):

@@ -74,21 +74,21 @@ class MembershipViewSet(
             project=project,
             user=serializer.validated_data["user"],
             role=serializer.validated_data.get("role", "annotator"),
+            by=request.user,
         )
         return Response(self.get_serializer(membership).data, status=status.HTTP_201_CREATED)
 
     def perform_update(self, serializer):
         """Only the role changes; the service keeps the project's last admin."""
-        self.require(serializer.instance, Action.MANAGE)
         serializer.instance = member_set(
             project=serializer.instance.project,
             user=serializer.instance.user,
             role=serializer.validated_data.get("role", serializer.instance.role),
+            by=self.request.user,
         )
 
     def perform_destroy(self, instance):
-        self.require(instance, Action.MANAGE)
-        member_remove(membership=instance)
+        member_remove(membership=instance, by=self.request.user)
 
     def get_object(self):
         return get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])

@@ -20,11 +20,11 @@ from django.db import transaction
 from rasterio.transform import from_origin
 from shapely.geometry import Point, box
 
-from inventories.models import Project, Role, Scene
+from inventories.models import Project, Scene
 from inventories.services.deletion import project_delete
 from inventories.services.files import staged_files
 from inventories.services.inventories import extents_import, inventory_import
-from inventories.services.projects import member_set
+from inventories.services.projects import project_create
 from inventories.services.scenes import scene_import
 
 DEMO_PROJECT = "Baige demo (Jinsha River)"
@@ -70,14 +70,13 @@ def demo_project(*, data_dir: Path | None, user, log: Log = print) -> Project:
     # One transaction: an interrupted seed leaves no half-made project behind, and
     # staged_files deletes the COGs it had stored, which the rollback cannot.
     with staged_files() as written, transaction.atomic():
-        project = Project.objects.create(
+        project = project_create(  # its creator, the demo user, becomes its admin
             name=DEMO_PROJECT,
-            created_by=user,
+            user=user,
             trigger=Project.Trigger.OTHER,
             description="Slope failures on the walls of the Jinsha River gorge near Baige, "
             "0.5 m imagery with a surface model (demo data).",
         )
-        member_set(project=project, user=user, role=Role.ADMIN)
         baige = data_dir / "baige" if data_dir else None
         if baige and (baige / "A" / "image.tif").exists():
             _load_baige(project, baige, user, log, written)

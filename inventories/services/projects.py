@@ -69,8 +69,10 @@ def roles_keep_an_admin(*, project: Project, roles: list[str]) -> None:
         raise InvalidInput(f"{project.name} must keep at least one admin; name another first.")
 
 
-def member_set(*, project: Project, user, role: str) -> Membership:
-    """Add a member or change their role; the last admin cannot be demoted."""
+def member_set(*, project: Project, user, role: str, by) -> Membership:
+    """Add `user` as a member or change their role, asked by `by`, an admin of the project;
+    the last admin cannot be demoted."""
+    require(by, project, Action.MANAGE)
     if role not in Role.values:
         raise InvalidInput(f"Unknown role {role!r}; use one of {', '.join(Role.values)}.")
     with transaction.atomic():
@@ -84,8 +86,10 @@ def member_set(*, project: Project, user, role: str) -> Membership:
     return membership
 
 
-def member_remove(*, membership: Membership) -> None:
-    """Remove a member, but never the last admin: a project must stay manageable."""
+def member_remove(*, membership: Membership, by) -> None:
+    """Remove a member, asked by an admin of the project, but never the last admin: a project
+    must stay manageable."""
+    require(by, membership.project, Action.MANAGE)
     with transaction.atomic():
         Project.objects.select_for_update().filter(pk=membership.project_id).first()
         _keeps_an_admin(membership)

@@ -16,6 +16,8 @@ from django.db import transaction
 
 from inventories.errors import InvalidInput
 from inventories.models import Project, Scene
+from inventories.permissions import Action
+from inventories.selectors.projects import require
 from inventories.services.files import media_path, new_relative_path, staged_files
 from inventories.services.names import check_name, fit_name
 from inventories.services.tile_cache import scene_tiles_forget
@@ -211,8 +213,10 @@ def _stats_dict(stats: BandStats) -> dict[str, float]:
     }
 
 
-def scene_delete(*, scene: Scene) -> None:
-    """Delete a scene, its derived scenes and their files (files after the commit)."""
+def scene_delete(*, scene: Scene, user) -> None:
+    """Delete a scene, its derived scenes and their files (files after the commit); the
+    project's admins only."""
+    require(user, scene.project, Action.MANAGE)
     paths = [scene.path] + [d.path for d in scene.derived.all()]
     pks = [scene.pk, *scene.derived.values_list("pk", flat=True)]
     with transaction.atomic():
