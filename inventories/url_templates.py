@@ -51,6 +51,10 @@ API_URLS: dict[str, tuple[str, tuple[str, ...], dict]] = {
     "reports": ("report-list", (), {}),
     "reviewPage": ("inventory-review", ("pk", "inventory_pk"), {}),
     "myToken": ("api-my-token", (), {}),
+    "projects": ("api-project-list", (), {}),
+    "projectPage": ("project-detail", ("pk",), {}),
+    "members": ("member-list", ("project_pk",), {}),
+    "member": ("member-detail", ("project_pk", "pk"), {}),
 }
 
 

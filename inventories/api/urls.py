@@ -22,7 +22,8 @@ from inventories.api.tiles import ExtentTileView, LandslideTileView, SceneTileVi
 from inventories.api.tokens import MyTokenView
 
 router = DefaultRouter()
-router.register("projects", ProjectViewSet, basename="project")
+# "api-": the pages own the names project-list and project-detail.
+router.register("projects", ProjectViewSet, basename="api-project")
 router.register("scenes", SceneViewSet, basename="scene")
 router.register("inventories", InventoryViewSet, basename="inventory")
 router.register("landslides", LandslideViewSet, basename="landslide")

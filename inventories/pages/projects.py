@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from inventories.models import Scene
+from inventories.models import Project, Role, Scene
 from inventories.pages.lookups import project_or_404
 from inventories.permissions import Action, can, role_of
 from inventories.selectors.jobs import jobs_of_project
@@ -20,7 +20,8 @@ from inventories.selectors.tiles import map_layers
 @login_required
 def project_list(request):
     projects = projects_with_counts(user=request.user)
-    return render(request, "inventories/project_list.html", {"projects": projects})
+    context = {"projects": projects, "triggers": Project.Trigger.choices}
+    return render(request, "inventories/project_list.html", context)
 
 
 @login_required
@@ -36,6 +37,7 @@ def project_detail(request, pk: int):
         "scene_phases": Scene.Phase.choices,
         "export_sync_max": settings.SCARP_EXPORT_SYNC_MAX_POLYGONS,
         "gis": _gis_addresses(request, project),
+        "roles": Role.choices,
         "user_name": request.user.get_username(),
     }
     return render(request, "inventories/project_detail.html", context)

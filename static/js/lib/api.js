@@ -25,6 +25,18 @@ export async function api(path, { method = "GET", body } = {}) {
   return data;
 }
 
+// What went wrong, in words: a refused field's messages, the server's detail, or that it
+// could not be reached (fetch rejects without a status).
+export function errorText(error) {
+  const data = error.data;
+  if (data && typeof data === "object" && !data.detail) {
+    const parts = Object.entries(data).map(([field, value]) => `${field}: ${[].concat(value).join(" ")}`);
+    if (parts.length) return parts.join("; ");
+  }
+  if (error.status === undefined) return "the server could not be reached";
+  return error.message;
+}
+
 // Follow a job until it ends; onUpdate gets each fresh state.
 export async function followJob(jobId, onUpdate, intervalMs = 1000) {
   for (;;) {

@@ -7,7 +7,7 @@
 // feature is hidden while its record is displayed, and shown again once the
 // tiles have been fetched after the save.
 
-import { api } from "../../lib/api.js";
+import { api, errorText } from "../../lib/api.js";
 import { url } from "../../lib/urls.js";
 
 const L = window.L;
@@ -19,16 +19,6 @@ const NOUN = { landslide: "landslide", extent: "mapped extent" };
 const SELECTED = { color: "#00b8d4", weight: 3, fillColor: "#00b8d4", fillOpacity: 0.15 };
 const SETTLING = { color: "#00838f", weight: 2, fillColor: "#00838f", fillOpacity: 0.2, dashArray: null };
 const REFUSED = { color: "#c62828", weight: 3, fillColor: "#c62828", fillOpacity: 0.2, dashArray: "6 4" };
-
-export function errorText(error) {
-  const data = error.data;
-  if (data && typeof data === "object" && !data.detail) {
-    const parts = Object.entries(data).map(([field, value]) => `${field}: ${[].concat(value).join(" ")}`);
-    if (parts.length) return parts.join("; ");
-  }
-  if (error.status === undefined) return "the server could not be reached";
-  return error.message;
-}
 
 function pick(object, keys) {
   return Object.fromEntries(keys.filter((k) => k in object).map((k) => [k, object[k]]));
