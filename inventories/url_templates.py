@@ -51,6 +51,7 @@ API_URLS: dict[str, tuple[str, tuple[str, ...], dict]] = {
     "reports": ("report-list", (), {}),
     "reviewPage": ("inventory-review", ("pk", "inventory_pk"), {}),
     "myToken": ("api-my-token", (), {}),
+    "sceneTiles": ("scene-tile", ("pk", "z", "x", "y"), {}),
     "projects": ("api-project-list", (), {}),
     "projectPage": ("project-detail", ("pk",), {}),
     "members": ("member-list", ("project_pk",), {}),

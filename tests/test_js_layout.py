@@ -13,10 +13,6 @@ from pathlib import Path
 from inventories.url_templates import API_URLS, api_urls
 
 JS = Path(__file__).resolve().parents[1] / "static" / "js"
-# Scene tiles: the address is being changed with the tile endpoint (helper h4); to the table next.
-HAND_WRITTEN_ALLOWED = {"map/imagery.js"}
-# Being edited for model-family traits (helper h2); moves to pages/ next.
-NOT_YET_MOVED = {"models.js"}
 
 
 def scripts() -> dict[str, str]:
@@ -28,16 +24,12 @@ def scripts() -> dict[str, str]:
 
 
 def test_every_script_lives_in_lib_map_or_pages():
-    placed = {name.split("/")[0] for name in scripts() if name not in NOT_YET_MOVED}
+    placed = {name.split("/")[0] for name in scripts()}
     assert placed == {"lib", "map", "pages"}
 
 
 def test_no_script_writes_an_api_path_by_hand():
-    hand_written = {
-        name
-        for name, text in scripts().items()
-        if re.search(r"""["'`]/api/""", text) and name not in HAND_WRITTEN_ALLOWED
-    }
+    hand_written = {name for name, text in scripts().items() if re.search(r"""["'`]/api/""", text)}
     assert hand_written == set()
 
 

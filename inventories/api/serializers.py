@@ -18,6 +18,7 @@ from inventories.models import (
     Scene,
 )
 from inventories.permissions import role_of
+from inventories.selectors.jobs import job_timing
 from inventories.selectors.projects import projects_for_user
 
 
@@ -185,6 +186,15 @@ class MappedExtentWriteSerializer(serializers.Serializer):
 
 class JobSerializer(serializers.ModelSerializer):
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    elapsed_seconds = serializers.SerializerMethodField()
+    eta_seconds = serializers.SerializerMethodField()
+
+    def get_elapsed_seconds(self, job) -> float | None:
+        return job_timing(job).elapsed_seconds
+
+    def get_eta_seconds(self, job) -> float | None:
+        """About how long a running job has left, from its progress so far; null until known."""
+        return job_timing(job).eta_seconds
 
     class Meta:
         model = Job
@@ -206,6 +216,8 @@ class JobSerializer(serializers.ModelSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            "elapsed_seconds",
+            "eta_seconds",
         ]
         read_only_fields = fields
 

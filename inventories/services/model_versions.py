@@ -17,6 +17,7 @@ from inventories.errors import InvalidInput
 from inventories.models import Inventory, Job, ModelVersion, Project, Scene
 from inventories.services.jobs import BuildsVersion, JobContext, job_create
 from mlcore.models.registry import ARCHITECTURES
+from mlcore.training.trainer import BatchProgress
 
 # Network size options a user may set on training and pretraining alike.
 MODEL_FIELDS = ("encoder_depth", "base_channels")
@@ -140,6 +141,16 @@ class EpochHistory:
         self.rows: list[dict] = list(version.metrics.get("history", []))
         if self.rows:
             ctx.log(f"Resuming after epoch {self.rows[-1]['epoch']} from the last checkpoint.")
+
+    def batch(self, progress: BatchProgress, noun: str = "loss") -> None:
+        """Between epochs: the batch reached and the running loss, every half second or so."""
+        if not self.ctx.due():
+            return
+        self.ctx.progress(
+            progress.fraction,
+            f"Epoch {progress.epoch}/{progress.epochs}: batch {progress.step}/{progress.steps}, "
+            f"{noun} {progress.running_loss():.4f}",
+        )
 
     def add(self, row: dict[str, Any], log: str, message: str) -> None:
         self.rows[:] = [h for h in self.rows if h["epoch"] < row["epoch"]] + [row]

@@ -170,7 +170,14 @@ def run_pretrain(job: Job, ctx: JobContext) -> dict:
             f"Epoch {epochs}, reconstruction loss {report['loss']:.4f}",
         )
 
-    result = pretrain(config, specs, out_dir, on_epoch=on_epoch, should_stop=ctx.cancelled)
+    result = pretrain(
+        config,
+        specs,
+        out_dir,
+        on_epoch=on_epoch,
+        on_batch=lambda progress: history.batch(progress, "reconstruction loss"),
+        should_stop=ctx.cancelled,
+    )
     written = read_config(out_dir)
     ModelVersion.objects.filter(pk=version.pk).update(
         status=ModelVersion.Status.READY,

@@ -230,7 +230,13 @@ def run_train(job: Job, ctx: JobContext) -> dict:
         )
 
     result = train_and_tune(
-        config, labelled, labelled, out_dir, on_epoch=on_epoch, should_stop=ctx.cancelled
+        config,
+        labelled,
+        labelled,
+        out_dir,
+        on_epoch=on_epoch,
+        on_batch=history.batch,
+        should_stop=ctx.cancelled,
     )
     return _record_result(version, result, out_dir)
 

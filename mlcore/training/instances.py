@@ -35,7 +35,7 @@ from mlcore.data.bands import TERRAIN_BANDS
 from mlcore.models.registry import INSTANCE
 from mlcore.training.losses import IGNORE
 from mlcore.training.segmentation import EpochReport, SegmentationTask, TrainConfig, TrainResult
-from mlcore.training.trainer import Trainer, run_task
+from mlcore.training.trainer import BatchProgress, Trainer, run_task
 
 __all__ = ["InstanceChips", "InstanceTask", "instance_targets", "train_instances"]
 
@@ -165,6 +165,7 @@ def train_instances(
     *,
     on_epoch: Callable[[EpochReport], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_batch: Callable[[BatchProgress], None] | None = None,
     resume: bool = True,
 ) -> TrainResult:
     """`mlcore.training.segmentation.train` for an instance model: the same arguments and result."""
@@ -173,5 +174,6 @@ def train_instances(
         out_dir,
         on_epoch=on_epoch,
         should_stop=should_stop,
+        on_batch=on_batch,
         resume=resume,
     )

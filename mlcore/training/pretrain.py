@@ -33,7 +33,7 @@ from mlcore.errors import MlcoreError
 from mlcore.modeldir.directory import read_config, write_config
 from mlcore.models.registry import ModelConfig, build_model, families, family_of
 from mlcore.training.config import TrainConfig
-from mlcore.training.trainer import EpochOutcome, Task, Trainer, run_task
+from mlcore.training.trainer import BatchProgress, EpochOutcome, Task, Trainer, run_task
 
 __all__ = [
     "METHODS",
@@ -324,6 +324,7 @@ def pretrain(
     *,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_batch: Callable[[BatchProgress], None] | None = None,
     resume: bool = True,
 ) -> PretrainResult:
     """Pretrain on windows of `scenes` (no labels) and write a model directory to fine-tune.
@@ -339,6 +340,7 @@ def pretrain(
         out_dir,
         on_epoch=on_epoch,
         should_stop=should_stop,
+        on_batch=on_batch,
         resume=resume,
     )
 

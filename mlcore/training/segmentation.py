@@ -37,6 +37,7 @@ from mlcore.models.registry import CHANGE, SEMANTIC, build_model, family_of
 from mlcore.training.config import EpochReport, TrainConfig, TrainResult
 from mlcore.training.losses import IGNORE, get_loss
 from mlcore.training.trainer import (
+    BatchProgress,
     EpochOutcome,
     Task,
     Trainer,
@@ -309,6 +310,7 @@ def train(
     *,
     on_epoch: Callable[[EpochReport], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_batch: Callable[[BatchProgress], None] | None = None,
     resume: bool = True,
 ) -> TrainResult:
     """Train on the train extents of `train_data`, validate on the validation extents of `val_data`.
@@ -322,5 +324,6 @@ def train(
         out_dir,
         on_epoch=on_epoch,
         should_stop=should_stop,
+        on_batch=on_batch,
         resume=resume,
     )

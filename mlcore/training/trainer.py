@@ -4,7 +4,7 @@ TorchGeo's BaseTask shape. The `Trainer` owns what every kind of training
 shares: AdamW and its learning-rate schedule, mixed precision, the epochs, the
 full state saved after every epoch (last.pt) and read back by a resume, the
 best weights (best.pt), config.json and metrics.json after every epoch,
-cancellation between batches, and the per-epoch callback. A `Task` supplies
+cancellation between batches, and the per-epoch and per-batch callbacks. A `Task` supplies
 what differs per kind of model: its data, the network, a batch's loss, the
 validation score, what counts as better, what best.pt holds and what
 config.json records. Segmentation and change detection share
@@ -45,12 +45,44 @@ from mlcore.modeldir.directory import (
 )
 from mlcore.training.config import lr_factor
 
-__all__ = ["EpochOutcome", "Task", "Trainer", "TrainingCancelled", "make_loader", "run_task"]
+__all__ = [
+    "BatchProgress",
+    "EpochOutcome",
+    "Task",
+    "Trainer",
+    "TrainingCancelled",
+    "make_loader",
+    "run_task",
+]
 
 
 # The one cancellation (mlcore.errors.Cancelled), by the name training's callers know:
 # should_stop() asked to stop; a resume continues from the state last saved.
 TrainingCancelled = Cancelled
+
+
+class BatchProgress:
+    """Where a run is after a training batch: what a job shows between epochs.
+
+    An epoch takes minutes on a CPU; without this a person saw nothing move
+    until the first one ended. The running loss is read only when asked for:
+    reading it waits for the device, so a caller that shows it now and then
+    does not slow every batch.
+    """
+
+    def __init__(self, trainer: Trainer) -> None:
+        self._trainer = trainer
+        self.epoch, self.epochs = trainer.epoch + 1, trainer.config.epochs
+        self.step, self.steps = trainer.step, trainer.steps
+
+    @property
+    def fraction(self) -> float:
+        """The share of all epochs' training batches done (validation not counted)."""
+        return (self.epoch - 1 + self.step / max(self.steps, 1)) / max(self.epochs, 1)
+
+    def running_loss(self) -> float:
+        """The mean training loss of this epoch's batches so far."""
+        return float(self._trainer.loss_sum) / max(self.step, 1)
 
 
 class Settings(Protocol):
@@ -290,7 +322,7 @@ class Trainer:
 
     # The epochs.
 
-    def _train_epoch(self, loader: DataLoader, should_stop) -> None:
+    def _train_epoch(self, loader: DataLoader, should_stop, on_batch=None) -> None:
         self.task.start_epoch(self.epoch, self.device)
         self.task.sampler.set_epoch(self.epoch, start=self.step * self.config.batch_size)
         self.model.train()
@@ -299,6 +331,8 @@ class Trainer:
         for batch in loader:
             self.loss_sum += self.train_step(batch)
             self.step += 1
+            if on_batch:
+                on_batch(BatchProgress(self))
             if should_stop and should_stop():
                 self._cancel()
 
@@ -336,7 +370,7 @@ class Trainer:
             plot_curves(self.history, self.out_dir / CURVES)
         return outcome.report
 
-    def fit(self, state, *, on_epoch, should_stop) -> Any:
+    def fit(self, state, *, on_epoch, should_stop, on_batch=None) -> Any:
         if state:
             self._restore(state)
         else:
@@ -351,7 +385,7 @@ class Trainer:
 
         while self.epoch < self.config.epochs and not self.stopped_early:
             started = time.monotonic()
-            self._train_epoch(train_loader, should_stop)
+            self._train_epoch(train_loader, should_stop, on_batch)
             scores = self.task.validate(self, check_stop)
             report = self._finish_epoch(scores, time.monotonic() - started)
             if on_epoch:
@@ -370,12 +404,14 @@ def run_task(
     *,
     on_epoch: Callable[[Any], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_batch: Callable[[BatchProgress], None] | None = None,
     resume: bool = True,
 ) -> Any:
     """Run `task` into `out_dir`: continue its last checkpoint when `resume`, else start over.
 
     Raises TrainingCancelled when `should_stop()` turns true (checked after
     every batch); what a resume continues from is the task's choice.
+    `on_batch` hears after every training batch (`BatchProgress`).
     """
     task.check()
     out_dir = Path(out_dir)
@@ -392,7 +428,7 @@ def run_task(
             )
         init = None if state else task.initial_weights()
         return Trainer(task, out_dir, init=init).fit(
-            state, on_epoch=on_epoch, should_stop=should_stop
+            state, on_epoch=on_epoch, should_stop=should_stop, on_batch=on_batch
         )
     finally:
         task.close()

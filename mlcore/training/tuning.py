@@ -22,7 +22,7 @@ from mlcore.predict.scene import predict_scene
 from mlcore.training.config import TrainConfig, TrainResult
 from mlcore.training.instances import InstanceTask
 from mlcore.training.segmentation import EpochReport, SegmentationTask, TrainingCancelled
-from mlcore.training.trainer import run_task
+from mlcore.training.trainer import BatchProgress, run_task
 
 # The training task of each kind of model family.
 TASKS: dict[str, type[SegmentationTask]] = {
@@ -40,6 +40,7 @@ def train_and_tune(
     *,
     on_epoch: Callable[[EpochReport], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_batch: Callable[[BatchProgress], None] | None = None,
     resume: bool = True,
 ) -> TrainResult:
     """Train with the task of the model's family, then, when the config asks
@@ -51,6 +52,7 @@ def train_and_tune(
         out_dir,
         on_epoch=on_epoch,
         should_stop=should_stop,
+        on_batch=on_batch,
         resume=resume,
     )
     if config.tune_postprocess and family.tunes_postprocess and result.checkpoint_sha256:

@@ -204,3 +204,21 @@ def test_a_stop_while_the_post_processing_is_chosen_ends_it_and_keeps_the_weight
     config = json.loads((tmp_path / "model" / "config.json").read_text())
     assert "postprocess" not in config
     assert load_model(tmp_path / "model")[0] is not None  # the trained weights are there
+
+
+def test_every_training_batch_is_heard_with_its_place_and_running_loss(scenes, tmp_path):
+    """What a job shows between epochs: after each batch, the epoch and batch reached."""
+    heard = []
+    train(
+        _config(epochs=2, chips_per_epoch=16, batch_size=4),
+        scenes,
+        scenes,
+        tmp_path / "model",
+        on_batch=lambda p: heard.append((p.epoch, p.step, p.steps, p.fraction, p.running_loss())),
+    )
+    assert [(e, s) for e, s, *_ in heard] == [(1, 1), (1, 2), (1, 3), (1, 4),
+                                             (2, 1), (2, 2), (2, 3), (2, 4)]  # fmt: skip
+    assert {steps for _, _, steps, _, _ in heard} == {4}
+    fractions = [f for *_, f, _ in heard]
+    assert fractions == sorted(fractions) and fractions[0] == 1 / 8 and fractions[-1] == 1.0
+    assert all(loss > 0 and loss == loss for *_, loss in heard)  # finite, not NaN

@@ -86,6 +86,11 @@ class JobContext:
     def _mine(self):
         return Job.objects.filter(pk=self.job.pk, lease=self.job.lease)
 
+    def due(self) -> bool:
+        """Whether a progress write now would be kept, not throttled: a caller whose message
+        costs something to make (a loss read off the GPU) asks first."""
+        return time.monotonic() - self._last_write >= self.min_interval
+
     def progress(self, fraction: float, message: str = "", *, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last_write < self.min_interval:

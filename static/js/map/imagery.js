@@ -2,7 +2,8 @@
 // its opacity, and a second scene to compare with by swiping.
 //
 // Which presets a scene offers comes from the server (its band names decide);
-// the page only builds the tile URL.
+// the page only builds the tile URL, from the server's table.
+import { url } from "../lib/urls.js";
 
 const L = window.L;
 
@@ -12,7 +13,7 @@ export function tileUrl(scene, { preset, band, colormap }) {
     params.set("bands", String(band || 1));
     if (colormap) params.set("colormap", colormap);
   }
-  return `/api/scenes/${scene.id}/tiles/{z}/{x}/{y}?${params}`;
+  return `${url("sceneTiles", { pk: scene.id })}?${params}`;
 }
 
 function sceneLayer(scene, style, pane, opacity) {

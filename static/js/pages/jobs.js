@@ -1,5 +1,6 @@
 // Jobs page: refresh active rows with live progress; cancel buttons.
 import { api } from "../lib/api.js";
+import { jobTiming } from "../lib/text.js";
 import { url } from "../lib/urls.js";
 
 const table = document.querySelector("#jobs");
@@ -11,12 +12,14 @@ function render(row, job) {
   row.querySelector("progress").value = job.progress;
   row.querySelector(".percent").textContent = `${Math.round(job.progress * 100)}%`;
   row.querySelector(".message").textContent = job.error || job.message;
+  row.querySelector(".timing").textContent = jobTiming(job);
   const cancel = row.querySelector("button.cancel");
   if (cancel && !["queued", "running"].includes(job.state)) cancel.remove();
 }
 
-async function refresh() {
-  const active = [...table.querySelectorAll("tr.state-queued, tr.state-running")];
+// Active rows every refresh; every row once at load, for the time each job took.
+async function refresh(all = false) {
+  const active = [...table.querySelectorAll(all ? "tr[data-job]" : "tr.state-queued, tr.state-running")];
   if (active.length === 0) return;
   const page = await api(`${url("jobs")}?project=${project}&limit=200`);
   const byId = new Map(page.results.map((job) => [String(job.id), job]));
@@ -39,4 +42,5 @@ table.addEventListener("click", async (event) => {
   }
 });
 
+refresh(true);
 setInterval(refresh, 1500);

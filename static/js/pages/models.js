@@ -1,6 +1,7 @@
 // Model registry page: start training or pretraining, follow it live, promote and retrain.
-import { api, followJob } from "./lib/api.js";
-import { url } from "./lib/urls.js";
+import { api, followJob } from "../lib/api.js";
+import { jobTiming } from "../lib/text.js";
+import { url } from "../lib/urls.js";
 
 const status = document.querySelector("#registry-status");
 
@@ -10,6 +11,8 @@ async function follow(job, row) {
     row.querySelector("progress").value = j.progress;
     row.querySelector(".state").textContent = j.state;
     row.querySelector(".message").textContent = j.error || j.message;
+    const timing = row.querySelector(".timing");
+    if (timing) timing.textContent = jobTiming(j);
   }, 2000);
   window.location.reload();
 }
