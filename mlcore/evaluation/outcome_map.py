@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import shapely
-from matplotlib.colors import to_rgba
+from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from rasterio.features import rasterize
@@ -30,11 +30,12 @@ LABELS = {
     "fn": "FN: missed reference landslides",
 }
 AREA_COLOUR = "#1f2a30"
+ALPHA = 0.75
 MAX_PIXELS = 1600
 
 
 def plot_outcome_map(report: Report, path: Path, *, max_pixels: int = MAX_PIXELS) -> Path:
-    """Write `path` (a PNG): FN under FP under TP, the evaluated area's outline dashed."""
+    """Write `path` (a PNG): FN, then FP, then TP, the evaluated area's outline dashed."""
     layers = _layers(report)
     area = report.evaluated_area
     bounds = _bounds(area, layers)
@@ -43,7 +44,7 @@ def plot_outcome_map(report: Report, path: Path, *, max_pixels: int = MAX_PIXELS
     width = max(1, int(np.ceil((xmax - xmin) / scale)))
     height = max(1, int(np.ceil((ymax - ymin) / scale)))
     transform = from_bounds(xmin, ymin, xmax, ymax, width, height)
-    image = np.ones((height, width, 4), dtype=np.float32)
+    image = np.ones((height, width, 3), dtype=np.float32)
     for name in ("fn", "fp", "tp"):
         geoms = [g for g in layers[name] if g is not None and not g.is_empty]
         if not geoms:
@@ -51,7 +52,8 @@ def plot_outcome_map(report: Report, path: Path, *, max_pixels: int = MAX_PIXELS
         mask = rasterize(
             geoms, out_shape=(height, width), transform=transform, all_touched=True, dtype="uint8"
         ).astype(bool)
-        image[mask] = to_rgba(COLOURS[name])
+        # Translucent, so where a false positive overlaps a missed landslide both show.
+        image[mask] = (1 - ALPHA) * image[mask] + ALPHA * np.asarray(to_rgb(COLOURS[name]))
 
     fig = Figure(figsize=(7.0, 7.0 * height / width + 0.9), layout="constrained")
     ax = fig.add_subplot()
@@ -71,7 +73,8 @@ def plot_outcome_map(report: Report, path: Path, *, max_pixels: int = MAX_PIXELS
     ax.set_ylabel("northing (m)", fontsize="small")
     counts = {name: len(layers[name]) for name in LABELS}
     handles = [
-        Patch(color=COLOURS[name], label=f"{LABELS[name]} ({counts[name]:,})") for name in LABELS
+        Patch(color=COLOURS[name], alpha=ALPHA, label=f"{LABELS[name]} ({counts[name]:,})")
+        for name in LABELS
     ]
     handles.append(Patch(fill=False, edgecolor=AREA_COLOUR, linestyle="--", label="evaluated area"))
     fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize="small")
