@@ -15,7 +15,7 @@ Printed per size, in seconds:
   report      build_report end to end: reading frames, reprojection, clipping,
               pixel counts on a grid of --resolution metres (cell count printed),
               objects, area-frequency
-  files       write_report: JSON, CSV, PNG/SVG plots, GeoPackage with tp/fp/fn
+  files       write_report: JSON, CSV, PNG/SVG plots, the TP/FP/FN map, GeoPackage with tp/fp/fn
 
 Real polygons (--real, the 10,335-polygon Wenchuan 2008 inventory, 784,000
 vertices): the reference is the inventory, the prediction a copy of it

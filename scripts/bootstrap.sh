@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   postgresql postgresql-contrib postgis gdal-bin libgdal-dev binutils libproj-dev
   redis-server chromium chromium-driver python3-venv python3-dev build-essential
+  libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
 )
 
 sudo_if_needed() {

@@ -31,17 +31,13 @@ from inventories.selectors.report_tables import (
 )
 from inventories.selectors.reports import (
     LAYERS,
+    PLOTS,
     REPORT_FILES,
     report_files,
     report_get,
     reports_of_project,
     reports_to_compare,
 )
-
-PLOTS = [
-    ("areafreq.png", "Area-frequency distributions of both inventories (log-log), fitted tails"),
-    ("pr_curve.png", "Precision-recall curve of the probability map"),
-]
 
 
 @login_required
@@ -110,6 +106,7 @@ def report_detail(request, pk: int, report_pk: int):
     context = {
         "project": project,
         "report": report,
+        "made": report.created_at,
         "origin": model_origin(report.predicted),
         "scarp": report.figures.get("scarp", {}),
         "tables": report_tables(report.figures),

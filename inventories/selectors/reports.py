@@ -40,7 +40,17 @@ REPORT_FILES: dict[str, ReportFile] = {
     "areafreq.png": ReportFile("image/png", True, "Area-frequency plot (PNG)"),
     "areafreq.svg": ReportFile("image/svg+xml", True, "Area-frequency plot (SVG)"),
     "pr_curve.png": ReportFile("image/png", True, "Precision-recall curve (PNG)"),
+    "map.png": ReportFile("image/png", True, "TP/FP/FN map (PNG)"),
 }
+# The plots of the page and the PDF, with their captions; the PDF also has the still map.
+PLOTS = [
+    ("areafreq.png", "Area-frequency distributions of both inventories (log-log), fitted tails"),
+    ("pr_curve.png", "Precision-recall curve of the probability map"),
+]
+MAP_CAPTION = (
+    "TP (matched predictions), FP (unmatched predictions) and FN (missed reference "
+    "landslides) inside the evaluated area (dashed)"
+)
 
 
 def reports_for_user(user) -> QuerySet[AccuracyReport]:

@@ -1,110 +1,84 @@
-"""The printable PDF of a report: its tables as text, then its plots, one per page.
+"""The printable PDF of a report: the report page's blocks, rendered by WeasyPrint in the job.
 
-Drawn with matplotlib's PdfPages on plain Figure objects (no pyplot state,
-safe in a worker), so the PDF needs no extra package and shows exactly the
-strings of the report page (inventories.selectors.report_tables). Every
-line is drawn with mathtext off, so a "$" in a name prints as typed.
+templates/inventories/report_print.html includes the page's own partials
+(what was compared, the notes, the figure tables, the plots), so the PDF
+has the page's tables as real tables with the same strings
+(inventories.selectors.report_tables), plus the still TP/FP/FN map that
+mlcore drew. Names are escaped by the template like everywhere else, and
+WeasyPrint is given a fetcher that serves only the report's own image files
+and data: URIs: a report never fetches a URL, whatever ends up in its HTML.
 """
 
 from __future__ import annotations
 
-import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
+from django.template.loader import render_to_string
 from django.utils import timezone
-from matplotlib.backends.backend_pdf import PdfPages
-from matplotlib.figure import Figure
-from matplotlib.image import imread
+from weasyprint import HTML, default_url_fetcher
 
 from inventories.models import AccuracyReport
-from inventories.selectors.report_tables import Table, report_tables
+from inventories.selectors.report_models import model_origin
+from inventories.selectors.report_tables import report_tables
+from inventories.selectors.reports import MAP_CAPTION, PLOTS, REPORT_FILES
 from mlcore.evaluation import ReportFiles
 
-A4 = (8.27, 11.69)
-LINES_PER_PAGE = 78
-WRAP = 100
-TITLE = "Accuracy report: "
+TEMPLATE = "inventories/report_print.html"
+# What a PDF may embed from the report's folder: its pictures, nothing else it holds.
+IMAGE_FILES = frozenset(n for n in REPORT_FILES if n.endswith((".png", ".svg")))
 
 
 def write_report_pdf(report: AccuracyReport, files: ReportFiles, path: Path) -> Path:
-    """Write `path`; the report row need not be saved yet (the PDF is part of its files)."""
-    lines = _heading(report)
-    for table in report_tables(report.figures):
-        lines += _table_lines(table) + [""]
-    warnings = report.figures.get("warnings") or []
-    if warnings:
-        lines += ["Notes"] + [w for text in warnings for w in _wrap("- " + text)]
-    plots = [files.areafreq_png] + ([files.pr_curve_png] if files.pr_curve_png else [])
-    with PdfPages(path, metadata={"Title": report.name, "Creator": "Scarp"}) as pdf:
-        for start in range(0, len(lines), LINES_PER_PAGE):
-            pdf.savefig(_text_page(lines[start : start + LINES_PER_PAGE]))
-        for plot in plots:
-            pdf.savefig(_image_page(plot))
-    return path
+    """Write `path` beside `files`; the row need not be saved yet (the PDF is one of its files)."""
+    folder = files.json.parent
+    html = render_to_string(TEMPLATE, _context(report, files))
+    document = HTML(
+        string=html, base_url=folder.as_uri() + "/", url_fetcher=report_url_fetcher(folder)
+    )
+    document.write_pdf(path)
+    return Path(path)
 
 
-def _heading(report: AccuracyReport) -> list[str]:
+def _context(report: AccuracyReport, files: ReportFiles) -> dict:
+    images = [files.outcome_map_png, files.areafreq_png, files.pr_curve_png]
+    present = {p.name for p in images if p is not None}
     scarp = report.figures.get("scarp", {})
-    predicted, reference = scarp.get("predicted", {}), scarp.get("reference", {})
-    version = (predicted.get("model_version") or {}).get("name")
-    made = report.created_at or timezone.now()
-    lines = [
-        f"{TITLE}{report.name}",
-        "",
-        f"Prediction: {predicted.get('name')}" + (f" (model {version})" if version else ""),
-        f"Reference:  {reference.get('name')}",
-        f"Evaluation area: {scarp.get('area_source')}",
-        f"Object match at IoU >= {report.iou_threshold:g}",
-        f"Made {made:%Y-%m-%d %H:%M} UTC"
-        + (f" by {report.created_by}" if report.created_by else ""),
-        "",
-    ]
-    return lines
+    return {
+        "printed": True,
+        "project": report.project,
+        "report": report,
+        "made": report.created_at or timezone.now(),
+        "origin": model_origin(report.predicted),
+        "scarp": scarp,
+        "tables": report_tables(report.figures),
+        "warnings": report.figures.get("warnings", []),
+        "map": {"url": "map.png", "caption": MAP_CAPTION} if "map.png" in present else None,
+        "plots": [{"url": n, "caption": c} for n, c in PLOTS if n in present],
+    }
 
 
-def _table_lines(table: Table) -> list[str]:
-    rows = [table.columns, *table.rows]
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(table.columns))]
+def report_url_fetcher(folder: Path) -> Callable[..., dict]:
+    """A WeasyPrint url_fetcher that serves the report's images in `folder` and data: URIs only.
 
-    def line(row: list[str]) -> str:
-        cells = [
-            str(c).ljust(w) if i == 0 else str(c).rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        return "  ".join(cells).rstrip()
+    Anything else (http, another file, a path that climbs out) raises, which
+    WeasyPrint reports and skips: the PDF loses that picture, nobody is asked.
+    """
+    root = folder.resolve()
 
-    out = [table.title, "-" * len(table.title), line(table.columns)]
-    out += [line(r) for r in table.rows]
-    if table.note:
-        out += _wrap(table.note)
-    return out
+    def fetch(url: str, *args, **kwargs) -> dict:
+        if url.startswith("data:"):
+            return default_url_fetcher(url, *args, **kwargs)
+        parts = urlsplit(url)
+        if parts.scheme == "file" and parts.netloc in ("", "localhost"):
+            target = Path(unquote(parts.path)).resolve()
+            if target.parent == root and target.name in IMAGE_FILES and target.is_file():
+                return {
+                    "string": target.read_bytes(),
+                    "mime_type": REPORT_FILES[target.name].content_type,
+                    "redirected_url": target.as_uri(),
+                }
+        raise ValueError(f"A report's PDF embeds only the report's own files; refused {url!r}.")
 
-
-def _wrap(text: str) -> list[str]:
-    return textwrap.wrap(text, WRAP, subsequent_indent="  ") or [""]
-
-
-def _text_page(lines: list[str]) -> Figure:
-    fig = Figure(figsize=A4)
-    step = 0.9 / LINES_PER_PAGE
-    for i, text in enumerate(lines):
-        bold = text.startswith(TITLE)
-        fig.text(
-            0.06,
-            0.95 - i * step,
-            text,
-            family="monospace",
-            size=7.5,
-            va="top",
-            weight="bold" if bold else "normal",
-            parse_math=False,  # names are the users': a "$" is text, never mathtext
-        )
-    return fig
-
-
-def _image_page(path: Path) -> Figure:
-    fig = Figure(figsize=A4)
-    ax = fig.add_axes((0.06, 0.3, 0.88, 0.6))
-    ax.imshow(imread(path))
-    ax.set_axis_off()
-    return fig
+    return fetch

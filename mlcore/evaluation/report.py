@@ -82,6 +82,8 @@ class Report:
     working_crs: CRS
     warnings: list[str] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
+    # The area actually evaluated, in the working CRS: the outline on the printed map.
+    evaluated_area: shapely.Geometry | None = None
 
     def to_json(self, *, include_ids: bool = True) -> dict:
         """Everything as JSON-safe data; ids of TP/FP/FN features unless include_ids is False."""
@@ -236,6 +238,7 @@ def build_report(
         working_crs=crs,
         warnings=sides.warnings + _notes(pred_polys) + _notes(ref_polys),
         timings_s=clock.laps,
+        evaluated_area=sides.area,
     )
 
 

@@ -1,4 +1,4 @@
-"""Files of an accuracy report: JSON, a summary CSV, plots, and the TP/FP/FN GeoPackage.
+"""Files of an accuracy report: JSON, a summary CSV, plots, the TP/FP/FN map and GeoPackage.
 
 Plots are drawn on `matplotlib.figure.Figure` objects without pyplot, so
 nothing global changes and any thread (a Celery worker) may draw them.
@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from mlcore.atomic import write_atomic
 from mlcore.evaluation.area_frequency import AreaFrequency
 from mlcore.evaluation.metrics import PrCurve
+from mlcore.evaluation.outcome_map import plot_outcome_map
 from mlcore.evaluation.report import Report
 
 _COLOURS = {"pred": "#d95f02", "ref": "#1b9e77"}
@@ -34,10 +35,11 @@ class ReportFiles:
     areafreq_svg: Path
     pr_curve_png: Path | None
     layers: Path
+    outcome_map_png: Path
 
 
 def write_report(report: Report, out_dir: str | Path) -> ReportFiles:
-    """Write report.json, summary.csv, areafreq.png/.svg, pr_curve.png and layers.gpkg."""
+    """Write report.json, summary.csv, areafreq.png/.svg, pr_curve.png, map.png and layers.gpkg."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     pr_png = None
@@ -52,6 +54,7 @@ def write_report(report: Report, out_dir: str | Path) -> ReportFiles:
         areafreq_svg=out / "areafreq.svg",
         pr_curve_png=pr_png,
         layers=write_layers(report, out / "layers.gpkg"),
+        outcome_map_png=plot_outcome_map(report, out / "map.png"),
     )
 
 

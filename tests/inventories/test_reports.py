@@ -99,7 +99,14 @@ def test_two_squares_give_the_hand_computed_figures_through_the_worker(people, a
     assert report.evaluation_area.area == pytest.approx(utm_square(X0, Y0, 1000).area)
     folder = Path(settings.MEDIA_ROOT) / report.directory
     assert folder == Path(settings.MEDIA_ROOT) / "reports" / str(report.pk)
-    expected = {"report.json", "summary.csv", "report.pdf", "layers.gpkg", "areafreq.png"}
+    expected = {
+        "report.json",
+        "summary.csv",
+        "report.pdf",
+        "layers.gpkg",
+        "areafreq.png",
+        "map.png",
+    }
     assert expected <= {p.name for p in folder.iterdir()}
     ids = json.loads((folder / "report.json").read_text())["objects"]["ids"]
     assert ids["tp_pred"] == [world.pred[1].pk] and ids["fp_pred"] == [world.pred[0].pk]
@@ -165,6 +172,7 @@ def test_an_outsider_gets_404_on_every_report_url_and_an_empty_list(people, api,
         f"/api/reports/{report.pk}/files/report.json/",
         f"/api/reports/{report.pk}/files/summary.csv/",
         f"/api/reports/{report.pk}/files/report.pdf/",
+        f"/api/reports/{report.pk}/files/map.png/",
         f"/api/reports/{report.pk}/layers/tp/",
     ]:
         assert api.charlie.get(url).status_code == 404, url
@@ -300,6 +308,8 @@ def test_csv_json_pdf_and_layers_download(people, api):
     assert data["objects"]["tp"] == 1
     response = api.bob.get(f"/api/reports/{report.pk}/files/report.pdf/")
     assert b"".join(response.streaming_content).startswith(b"%PDF")
+    response = api.bob.get(f"/api/reports/{report.pk}/files/map.png/")
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
     response = api.bob.get(f"/api/reports/{report.pk}/layers/fp/", HTTP_ACCEPT="text/html")
     assert response.status_code == 200 and response["Content-Type"] == "application/geo+json"
     fp = response.json()

@@ -10,12 +10,18 @@ import pyogrio
 import pytest
 import rasterio
 import shapely
+from matplotlib.colors import to_rgb
+from matplotlib.image import imread
 
 from mlcore.errors import MlcoreError
+from mlcore.evaluation.outcome_map import ALPHA, COLOURS
 from mlcore.evaluation.probability_map import open_probability_map, scan_probability_map
 from mlcore.evaluation.report import build_report
 from mlcore.evaluation.report_files import write_report
 from tests.factories.rasters import UTM47N, write_geotiff
+
+# Each outcome's colour as drawn: translucent over white.
+OUTCOME_RGB = {k: 255 * ((1 - ALPHA) + ALPHA * np.asarray(to_rgb(c))) for k, c in COLOURS.items()}
 
 X0, Y0 = 500_000.0, 3_450_000.0
 
@@ -203,3 +209,7 @@ def test_written_report_holds_every_section_plot_and_layer(squares, tmp_path):
     }
     assert counts == {"tp": 1, "fp": 0, "fn": 1}
     assert pyogrio.read_info(files.layers, layer="fn")["crs"] == "EPSG:4326"
+    # The still map: the TP and the missed square in their colours; FP's only in the legend.
+    pixels = (imread(files.outcome_map_png)[..., :3] * 255).round().astype(int).reshape(-1, 3)
+    share = {k: np.all(abs(pixels - rgb) <= 2, axis=1).sum() for k, rgb in OUTCOME_RGB.items()}
+    assert share["tp"] > 10 * share["fp"] and share["fn"] > 10 * share["fp"], share
