@@ -23,7 +23,12 @@ from inventories.models import (
 )
 from inventories.permissions import Action
 from inventories.selectors.projects import require
-from inventories.services.deletion import inventory_delete, model_delete, project_delete
+from inventories.services.deletion import (
+    inventory_delete,
+    job_delete,
+    model_delete,
+    project_delete,
+)
 from inventories.services.inventory_edits import inventory_changes_check
 from inventories.services.landslides import landslide_delete
 from inventories.services.projects import roles_keep_an_admin
@@ -245,10 +250,14 @@ class ModelVersionAdmin(DeletesThroughServices, admin.ModelAdmin):
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(DeletesThroughServices, admin.ModelAdmin):
     list_display = ["id", "project", "kind", "state", "progress", "attempts", "created_at"]
     list_filter = ["kind", "state"]
     readonly_fields = ["celery_id", "worker", "log", "error"]
+
+    def delete_through_service(self, obj, user) -> None:
+        # Its upload, staging folder and export go; refused while it runs.
+        job_delete(job=obj, user=user)
 
 
 @admin.register(AccuracyReport)

@@ -1,4 +1,4 @@
-"""Deleting projects, inventories and model versions with every file they own.
+"""Deleting projects, inventories, model versions and jobs with every file they own.
 
 The rows go in the transaction; their files go only once it commits
 (`transaction.on_commit`), so a delete that rolls back keeps both, and a
@@ -23,7 +23,7 @@ from inventories.permissions import Action
 from inventories.selectors.projects import require
 from inventories.services.exports import EXPORTS_FOLDER
 from inventories.services.files import media_path
-from inventories.services.jobs import upload_of
+from inventories.services.jobs import job_cancel, upload_of
 from inventories.services.tile_cache import FOLDER as TILE_CACHE
 
 
@@ -126,3 +126,27 @@ def model_delete(*, version: ModelVersion, user) -> None:
         directory = version.directory
         version.delete()
         remove_after_commit([directory])
+
+
+def job_delete(*, job: Job, user) -> None:
+    """Delete a job's row and its files (upload, staging folder, export file); admins only.
+
+    Refused while it runs: its worker would go on writing files (and storing
+    rows) for a job that is gone, and nobody could see or cancel it. A queued
+    job is cancelled first, as a cancel would: a training it was to run
+    leaves its model version cancelled, not "training" for ever. What the job
+    made (a scene, an inventory, a report) stays: those are rows of their own.
+    """
+    require(user, job.project, Action.MANAGE)
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        if job.state == Job.State.RUNNING:
+            raise InvalidInput(
+                f"{job.get_kind_display()} #{job.pk} is running; cancel it and wait until it "
+                "ends, then delete it."
+            )
+        if job.state == Job.State.QUEUED:
+            job_cancel(job=job, user=user)
+        relatives = job_files([job])
+        job.delete()
+        remove_after_commit(relatives)

@@ -86,6 +86,9 @@ def sweep_journal(journal: Path, *, keep) -> None:
             continue
         with contextlib.suppress(ValueError):
             target = media_path(relative)
+            if target.is_dir():  # a folder written whole, e.g. a report's staging folder
+                shutil.rmtree(target, ignore_errors=True)
+                continue
             target.unlink(missing_ok=True)
             # and the temporary written beside it (mlcore.atomic: a folder .<name>.<random>.tmp)
             for temporary in target.parent.glob(f".{target.name}.*"):
@@ -100,7 +103,7 @@ def sweep_journal(journal: Path, *, keep) -> None:
 
 @contextmanager
 def staged_files() -> Iterator[list[Path]]:
-    """Collect paths written during an operation; delete them all if it fails.
+    """Collect paths (files or folders) written during an operation; delete them all if it fails.
 
     Makes a multi-file write (a DEM and its slope and hillshade) all or nothing.
     """
@@ -109,6 +112,9 @@ def staged_files() -> Iterator[list[Path]]:
         yield written
     except BaseException:
         for path in written:
+            if Path(path).is_dir():  # a folder written whole (a report's staging folder)
+                shutil.rmtree(path, ignore_errors=True)
+                continue
             Path(path).unlink(missing_ok=True)
             with contextlib.suppress(OSError):  # its own uuid folder, when empty
                 Path(path).parent.rmdir()

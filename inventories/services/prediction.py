@@ -226,7 +226,9 @@ def _fan_out(job, ctx, version, scenes) -> dict:
     Counting finished blocks on the Job row (under a row lock) needs no Celery
     result backend, and a block delivered twice after a lost worker counts once.
     Each run (lease) has its own blocks folder, so a run that took the job over
-    never deletes blocks an earlier one may still be writing.
+    never deletes blocks an earlier one may still be writing. The blocks' task
+    ids carry the run's prefix: while they wait for a free worker, nothing
+    beats the job, and the reaper knows it alive by finding them in the queue.
     """
     blocks = plan_blocks(media_path(version.directory), [s.path for s in scenes], _config())
     folder = _blocks_folder(job.pk, job.lease)
@@ -245,9 +247,14 @@ def _fan_out(job, ctx, version, scenes) -> dict:
 
     def send() -> None:
         if not todo:  # every block was done: only the merge was lost
-            jobs.send(jobs.FINISH_PREDICTION, [job.pk, job.lease], queue="default")
+            _send_merge(job.pk, job.lease)
         for block in todo:
-            jobs.send(jobs.PREDICT_BLOCK, [job.pk, block.to_dict(), job.lease], queue="gpu")
+            jobs.send(
+                jobs.PREDICT_BLOCK,
+                [job.pk, block.to_dict(), job.lease],
+                queue="gpu",
+                task_id=f"{jobs.task_prefix(job.pk, job.lease)}block-{block.index}",
+            )
 
     transaction.on_commit(send)
     raise JobDetached()
@@ -329,9 +336,17 @@ def block_predict(job_id: int, block: dict, lease: str) -> None:
             Job.objects.filter(pk=job_id).update(
                 log=Concat(F("log"), Value(f"All {total} blocks predicted; merging.\n"))
             )
-            transaction.on_commit(
-                lambda: jobs.send(jobs.FINISH_PREDICTION, [job_id, lease], queue="default")
-            )
+            transaction.on_commit(lambda: _send_merge(job_id, lease))
+
+
+def _send_merge(job_id: int, lease: str) -> None:
+    """Queue the merge; its id carries the run's prefix, so the reaper sees it waiting."""
+    jobs.send(
+        jobs.FINISH_PREDICTION,
+        [job_id, lease],
+        queue="default",
+        task_id=f"{jobs.task_prefix(job_id, lease)}merge",
+    )
 
 
 def blocks_finish(job: Job, ctx: JobContext) -> dict:

@@ -27,7 +27,7 @@ from inventories.errors import InvalidInput
 from inventories.models import AccuracyReport, Inventory, Job, MappedExtent
 from inventories.permissions import Action
 from inventories.selectors.projects import require
-from inventories.services.files import media_path
+from inventories.services.files import media_path, staged_files
 from inventories.services.geometry import geometry_from_geojson, to_shapely
 from inventories.services.inventories import inventory_frame
 from inventories.services.jobs import JobContext, ReportParams, job_create
@@ -301,8 +301,11 @@ def _store(
         ),
     }
     staging = media_path(f"{REPORTS_FOLDER}/.staging-{job.pk}-{uuid.uuid4().hex}")
-    final: Path | None = None
-    try:
+    # Both folders are noted in the job's journal: a worker killed while writing (kill -9,
+    # out of memory) runs no clean-up, and whoever takes the job over deletes them unless
+    # the report's row was stored. A failure here deletes them at once.
+    with staged_files() as written:
+        written.append(staging)
         files = write_report(report, staging)
         row = AccuracyReport(
             project=job.project,
@@ -320,13 +323,9 @@ def _store(
             row.directory = f"{REPORTS_FOLDER}/{row.pk}"
             row.save(update_fields=["directory"])
             final = media_path(row.directory)
+            written.append(final)
             shutil.rmtree(final, ignore_errors=True)
             staging.rename(final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        if final is not None:
-            shutil.rmtree(final, ignore_errors=True)
-        raise
     return row
 
 

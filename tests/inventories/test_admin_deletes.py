@@ -2,7 +2,8 @@
 
 The admin deleted rows with `QuerySet.delete()`: COGs, model directories and
 report folders stayed on disk, a landslide's delete left no trace in its
-history, and a project was deleted under its running job. Each test clicks
+history, a project was deleted under its running job, and a job's delete left
+its export file, staging folder and upload. Each test clicks
 the admin's own delete (the object's delete page, or the list's "Delete
 selected" action) as a site administrator, and looks at the rows and files.
 """
@@ -22,11 +23,13 @@ from inventories.models import (
     Project,
     Scene,
 )
+from tests.factories.rows import make_job
 from tests.inventories.test_deletion import (
     files_under,
     finished_export,
     import_dem,
     model_with_files,
+    queued_import,
 )
 from tests.inventories.test_reports import make_world, run_here
 
@@ -172,3 +175,81 @@ def test_a_landslide_deleted_in_the_admin_is_kept_in_its_history(site_admin, peo
     assert not Landslide.objects.filter(pk=landslide.pk).exists()
     change = LandslideChange.objects.get(landslide_pk=landslide.pk, action="delete")
     assert change.user.username == "root"
+
+
+def test_deleting_jobs_in_the_admin_removes_their_files(
+    site_admin, api, people, media_root, settings, django_capture_on_commit_callbacks
+):
+    world = make_world(people.a)
+    export = finished_export(api.bob, world.reference, settings)
+    others = [p for p in files_under(media_root) if not p.startswith(f"exports/{export.pk}/")]
+    assert len(others) < len(files_under(media_root))  # the export's file is there
+    assert site_admin.get(delete_page("job", export.pk)).status_code == 200
+
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = site_admin.post(delete_page("job", export.pk), {"post": "yes"})
+    assert answer.status_code == 302
+
+    assert not Job.objects.filter(pk=export.pk).exists()
+    assert files_under(media_root) == others
+    assert Inventory.objects.filter(pk=world.reference.pk).exists()  # what it exported stays
+    assert LogEntry.objects.filter(object_id=str(export.pk)).exists()
+
+
+def test_deleting_queued_jobs_in_the_admin_cancels_them_first(
+    site_admin, api, people, media_root, django_capture_on_commit_callbacks
+):
+    """A queued import's upload goes; a queued training's version ends cancelled, not training."""
+    imported = queued_import(api.bob, people.a)
+    assert any(p.startswith("uploads/") for p in files_under(media_root))
+    version = ModelVersion.objects.create(
+        project=people.a, name="unet-2", architecture="unet", status="training"
+    )
+    training = make_job(people.a, kind="train", params={"model_version": version.pk})
+    body = {"action": "delete_selected", "_selected_action": [imported.pk, training.pk]}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = site_admin.post("/admin/inventories/job/", {**body, "post": "yes"})
+    assert answer.status_code == 302
+
+    assert not Job.objects.exists()
+    assert files_under(media_root) == []
+    version.refresh_from_db()
+    assert version.status == "cancelled"
+
+
+def test_the_admin_refuses_to_delete_a_running_job_and_says_why(
+    site_admin, people, media_root, django_capture_on_commit_callbacks
+):
+    job = make_job(people.a, kind="report", state="running", lease="holder")
+    staging = media_root / "jobs" / str(job.pk) / "staging-holder.txt"
+    staging.parent.mkdir(parents=True)
+    staging.write_text("reports/being-written/report.json\n")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = site_admin.post(delete_page("job", job.pk), {"post": "yes"}, follow=True)
+
+    assert answer.status_code == 200
+    assert (
+        f"Not deleted: Accuracy report #{job.pk} is running; cancel it and wait until it ends"
+        in answer.content.decode()
+    )
+    assert answer.redirect_chain[-1][0] == f"/admin/inventories/job/{job.pk}/change/"
+    job.refresh_from_db()
+    assert job.state == "running" and not job.cancel_requested
+    assert files_under(media_root) == [f"jobs/{job.pk}/staging-holder.txt"]
+    assert not LogEntry.objects.exists()
+
+
+def test_a_project_admin_who_is_not_staff_cannot_delete_a_job_in_the_admin(
+    client, api, people, media_root, settings
+):
+    export = finished_export(api.bob, make_world(people.a).reference, settings)
+    before = files_under(media_root)
+    client.force_login(people.alice)  # may manage project A's jobs in the app, not the server
+
+    answer = client.post(delete_page("job", export.pk), {"post": "yes"})
+
+    assert answer.status_code == 302 and "/admin/login/" in answer["Location"]
+    assert Job.objects.filter(pk=export.pk).exists()
+    assert files_under(media_root) == before

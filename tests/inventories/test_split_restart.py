@@ -2,7 +2,7 @@
 """A split prediction run again after its worker was lost keeps the blocks already done.
 
 Before, a run that took a split job over (the reaper requeued it: its worker
-died, or its blocks waited long in the queue) planned every block again, sent
+died with the queue's messages) planned every block again, sent
 them all and predicted them all. Now the blocks the row records as done are
 moved into the new run's folder and only the others are sent.
 
@@ -84,7 +84,9 @@ def test_a_restarted_split_prediction_keeps_the_blocks_already_done(
             before = {Path(p).name: identity(p) for p in done}
             assert len(before) == half
 
-            # The first run's worker is lost: no heartbeat for an hour, the reaper requeues it.
+            # The first run's worker is lost, and Redis with the waiting blocks (a restart
+            # without persistence): no heartbeat for an hour, the reaper requeues it.
+            redis_client.Redis(port=redis.port).flushdb()
             Job.objects.filter(pk=job_id).update(
                 heartbeat_at=timezone.now() - timezone.timedelta(hours=1)
             )

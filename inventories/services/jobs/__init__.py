@@ -33,6 +33,7 @@ from inventories.services.jobs.queue import (
     job_cancel,
     job_create,
     send,
+    task_prefix,
 )
 from inventories.services.jobs.reaper import jobs_reap, jobs_resend
 from inventories.services.jobs.run import Runner, job_continue, job_execute, job_fail
@@ -68,6 +69,7 @@ __all__ = [
     "jobs_reap",
     "jobs_resend",
     "send",
+    "task_prefix",
     "upload_of",
     "version_built_by",
 ]

@@ -11,7 +11,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from inventories.models import Job, ModelVersion, Scene
+from inventories.models import AccuracyReport, Job, ModelVersion, Scene
 from inventories.services import files
 from inventories.services.jobs.params import upload_of, version_built_by
 
@@ -63,9 +63,14 @@ def journal(job_id: int, lease: str) -> Path:
 
 def sweep_dead_lease(job_id: int, lease: str) -> None:
     """Delete what a dead delivery was writing (listed in its journal) and not stored."""
-    files.sweep_journal(
-        journal(job_id, lease),
-        keep=lambda relative: Scene.objects.filter(file=relative).exists(),
+    files.sweep_journal(journal(job_id, lease), keep=_stored)
+
+
+def _stored(relative: str) -> bool:
+    """A journalled path that a row owns now: the delivery stored it before it died."""
+    return (
+        Scene.objects.filter(file=relative).exists()
+        or AccuracyReport.objects.filter(directory=relative).exists()
     )
 
 

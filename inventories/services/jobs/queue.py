@@ -40,6 +40,16 @@ def send(task: str, args: list[Any], *, queue: str, **options: Any) -> str:
     return result.id or ""
 
 
+def task_prefix(job_id: int, lease: str) -> str:
+    """How the ids of the tasks a delivery hands on begin (a split prediction's blocks, merge).
+
+    A job that handed its work to other tasks has no worker beating it while
+    they wait their turn; the reaper finds them in the broker by this prefix
+    and leaves the job alone (`jobs_reap`).
+    """
+    return f"job-{job_id}-{lease}-"
+
+
 def job_create(*, project: Project, params: JobParams, user) -> Job:
     """Record a job and send it to its queue once the surrounding transaction commits.
 
