@@ -1,4 +1,4 @@
-// Jobs page: refresh active rows with live progress; cancel buttons.
+// Jobs page: refresh active rows with live progress; cancel buttons that ask first.
 import { api } from "../lib/api.js";
 import { jobTiming } from "../lib/text.js";
 import { url } from "../lib/urls.js";
@@ -29,9 +29,25 @@ async function refresh(all = false) {
   }
 }
 
+// A cancelled training cannot be taken back, and the button sits one row from the next
+// job's: ask in the page before cancelling. Esc or "Keep it running" leaves the job alone.
+const dialog = document.querySelector("#cancel-dialog");
+
+function confirmCancel(row) {
+  const state = row.querySelector(".state").textContent.trim().toLowerCase();
+  dialog.querySelector("#cancel-text").textContent =
+    `Job ${row.dataset.job} (${row.dataset.kind}) is ${state}. Cancelling stops it at its next check and it ends as cancelled.`;
+  dialog.returnValue = "";
+  dialog.showModal();
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "cancel"), { once: true });
+  });
+}
+
 table.addEventListener("click", async (event) => {
   const button = event.target.closest("button.cancel");
   if (!button) return;
+  if (!(await confirmCancel(button.closest("tr")))) return;
   button.disabled = true;
   try {
     const job = await api(url("jobCancel", { pk: button.dataset.job }), { method: "POST" });
