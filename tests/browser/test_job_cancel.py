@@ -76,7 +76,7 @@ def test_cancel_asks_first_and_keeping_it_leaves_the_training_running(
     assert ModelVersion.objects.get(pk=job.params["model_version"]).status == "cancelled"
     page.wait_for_function(
         f"document.querySelector(\"#jobs tr[data-job='{job.pk}'] .state\").textContent"
-        " === 'cancelled'",
+        " === 'Cancelled'",  # the label, as the page first draws it
         timeout=15_000,
     )
     assert row.locator("button.cancel").count() == 0
