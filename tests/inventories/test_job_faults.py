@@ -9,6 +9,8 @@ the test database to connections for a few seconds and cuts the worker's.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import signal
 import socket
@@ -20,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import psycopg
 import pytest
+import redis as redis_client
 from django.conf import settings
 
 from inventories.models import Job, Scene
@@ -81,11 +84,37 @@ class PrivateRedis:
             == "PONG"
         )
 
+    def messages(self, task: str) -> list[dict]:
+        """The id and arguments of every `task` message waiting in this Redis's queues."""
+        client = redis_client.Redis(port=self.port)
+        found = []
+        for queue in ("gpu", "default"):
+            for raw in client.lrange(queue, 0, -1):
+                message = json.loads(raw)
+                if message["headers"]["task"].endswith(task):
+                    args = json.loads(base64.b64decode(message["body"]))[0]
+                    found.append({"id": message["headers"]["id"], "args": args})
+        return found
+
     def stop(self) -> None:
         if self.proc is not None:
             self.proc.terminate()  # SIGTERM with --save "": nothing is kept
             self.proc.wait(timeout=20)
             self.proc = None
+
+
+def worker_env(redis: PrivateRedis, **settings_: str) -> dict[str, str]:
+    """The environment of a worker on `redis` and this test's database and media."""
+    env = dict(os.environ)
+    base = env["DATABASE_URL"].rsplit("/", 1)[0]
+    env.update(
+        DATABASE_URL=f"{base}/{settings.DATABASES['default']['NAME']}",
+        CELERY_BROKER_URL=redis.url,
+        MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        SCARP_JOB_HEARTBEAT_SECONDS="1",
+        **settings_,
+    )
+    return env
 
 
 def start_celery(args: list[str], env: dict, log: Path) -> subprocess.Popen:
@@ -110,13 +139,8 @@ def private_broker(tmp_path, django_db_setup):
     """Own Redis, a worker on both queues and beat running the reaper every second."""
     redis = PrivateRedis(tmp_path)
     redis.start()
-    env = dict(os.environ)
-    base = env["DATABASE_URL"].rsplit("/", 1)[0]
-    env.update(
-        DATABASE_URL=f"{base}/{settings.DATABASES['default']['NAME']}",
-        CELERY_BROKER_URL=redis.url,
-        MEDIA_ROOT=str(settings.MEDIA_ROOT),
-        SCARP_JOB_HEARTBEAT_SECONDS="1",
+    env = worker_env(
+        redis,
         SCARP_JOB_STALE_SECONDS="10",
         SCARP_JOB_RESEND_SECONDS="3",
         SCARP_JOB_REAP_SECONDS="1",

@@ -43,6 +43,19 @@ def many_squares(path, count: int):
     return path
 
 
+def killed_and_retried(celery_worker, job_id: int) -> Job:
+    """kill -9 the worker's child now; the job, redelivered, must succeed on attempt 2."""
+    (child,) = children_of(celery_worker.pid)
+    os.kill(child, signal.SIGKILL)
+    job = wait_for(
+        lambda: Job.objects.filter(pk=job_id, state__in=["succeeded", "failed"]).first(),
+        timeout=300,
+    )
+    assert job.state == "succeeded", job.error + job.log
+    assert job.attempts == 2 and "previous worker was lost" in job.log
+    return job
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_while_storing_an_inventory_import_stores_it_once_on_retry(
     people, api, celery_worker, tmp_path
@@ -59,15 +72,7 @@ def test_a_worker_killed_while_storing_an_inventory_import_stores_it_once_on_ret
         lambda: Job.objects.filter(pk=job_id, message__startswith="Storing").exists(),
         timeout=240, interval=0.05,
     )  # fmt: skip
-    (child,) = children_of(celery_worker.pid)
-    os.kill(child, signal.SIGKILL)
-
-    job = wait_for(
-        lambda: Job.objects.filter(pk=job_id, state__in=["succeeded", "failed"]).first(),
-        timeout=300,
-    )
-    assert job.state == "succeeded", job.error + job.log
-    assert job.attempts == 2 and "previous worker was lost" in job.log
+    killed_and_retried(celery_worker, job_id)
     (inventory,) = Inventory.objects.filter(project=people.a, name="Survey")
     assert Landslide.objects.filter(inventory=inventory).count() == count
     assert uploads_left() == []
@@ -113,15 +118,7 @@ def test_a_worker_killed_while_writing_a_report_leaves_one_report_and_no_tempora
     job_id = response.json()["id"]
     media = Path(settings.MEDIA_ROOT)
     wait_for(lambda: staging_started(media), timeout=240, interval=0.02)
-    (child,) = children_of(celery_worker.pid)
-    os.kill(child, signal.SIGKILL)
-
-    job = wait_for(
-        lambda: Job.objects.filter(pk=job_id, state__in=["succeeded", "failed"]).first(),
-        timeout=300,
-    )
-    assert job.state == "succeeded", job.error + job.log
-    assert job.attempts == 2 and "previous worker was lost" in job.log
+    job = killed_and_retried(celery_worker, job_id)
     (report,) = AccuracyReport.objects.filter(project=people.a)
     assert job.result == {"report_id": report.pk}
     assert report.figures["objects"]["tp"] == 3000

@@ -15,8 +15,6 @@ Each test has a Redis of its own, where it reads what was queued.
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import socket
 from pathlib import Path
@@ -31,23 +29,15 @@ from inventories.services.jobs import jobs_reap
 from inventories.tasks import job_run
 from tests.conftest import wait_for
 from tests.inventories.test_job_delivery import broker_at
-from tests.inventories.test_job_faults import PrivateRedis, start_celery, stop_celery
+from tests.inventories.test_job_faults import (
+    PrivateRedis,
+    start_celery,
+    stop_celery,
+    worker_env,
+)
 from tests.inventories.test_prediction import target_scenes, trained, version  # noqa: F401
 
 pytestmark = [pytest.mark.slow]
-
-
-def waiting(redis: PrivateRedis, task: str) -> list[dict]:
-    """The headers and arguments of every `task` message waiting in the private Redis."""
-    client = redis_client.Redis(port=redis.port)
-    found = []
-    for queue in ("gpu", "default"):
-        for raw in client.lrange(queue, 0, -1):
-            message = json.loads(raw)
-            if message["headers"]["task"].endswith(task):
-                args = json.loads(base64.b64decode(message["body"]))[0]
-                found.append({"id": message["headers"]["id"], "args": args})
-    return found
 
 
 def fanned_out(api, version, scene_ids, redis: PrivateRedis, worker: str) -> Job:
@@ -61,13 +51,13 @@ def fanned_out(api, version, scene_ids, redis: PrivateRedis, worker: str) -> Job
     )
     assert answer.status_code == 202, answer.content
     job_id = answer.json()["id"]
-    (message,) = waiting(redis, "run_gpu_job")
+    (message,) = redis.messages("run_gpu_job")
     assert message["args"] == [job_id]
     redis_client.Redis(port=redis.port).delete("gpu")  # taken by the worker
     job_run(job_id, worker=worker)
     job = Job.objects.get(pk=job_id)
     assert job.state == "running" and job.attempts == 1, job.error + job.log
-    assert len(waiting(redis, "predict_block")) == job.result["blocks"] >= 3
+    assert len(redis.messages("predict_block")) == job.result["blocks"] >= 3
     # Nothing has beaten the row for an hour: to the reaper it looks like a dead worker's.
     Job.objects.filter(pk=job_id).update(heartbeat_at=timezone.now() - timezone.timedelta(hours=1))
     return job
@@ -87,27 +77,19 @@ def test_a_split_prediction_whose_blocks_wait_in_the_queue_is_not_reaped(
     try:
         with broker_at(redis.url):
             job = fanned_out(api, version, scene_ids, redis, name)
-            blocks = waiting(redis, "predict_block")
+            blocks = redis.messages("predict_block")
             assert all(b["id"].startswith(f"job-{job.pk}-{job.lease}-block-") for b in blocks)
 
             assert jobs_reap() == 0  # what beat runs every minute
             after = Job.objects.get(pk=job.pk)
             assert after.state == "running" and after.lease == job.lease
             assert "requeued" not in after.log
-            assert len(waiting(redis, "predict_block")) == len(blocks)
-            assert waiting(redis, "run_gpu_job") == []
+            assert len(redis.messages("predict_block")) == len(blocks)
+            assert redis.messages("run_gpu_job") == []
 
             # The GPU worker comes back under its name: as it starts it reaps the jobs of its
             # earlier run (this one is listed as its own), then takes the waiting blocks.
-            env = dict(os.environ)
-            base = env["DATABASE_URL"].rsplit("/", 1)[0]
-            env.update(
-                DATABASE_URL=f"{base}/{settings.DATABASES['default']['NAME']}",
-                CELERY_BROKER_URL=redis.url,
-                MEDIA_ROOT=str(settings.MEDIA_ROOT),
-                SCARP_JOB_HEARTBEAT_SECONDS="1",
-                SCARP_PREDICT_BLOCK_SIZE="128",
-            )
+            env = worker_env(redis, SCARP_PREDICT_BLOCK_SIZE="128")
             logs = Path(os.environ.get("SCARP_TEST_ARTIFACTS", tmp_path))
             worker = start_celery(
                 ["worker", "-Q", "default,gpu", "-c", "1", "-n", name,
@@ -146,7 +128,7 @@ def test_a_split_prediction_whose_messages_are_gone_is_requeued(
             after = Job.objects.get(pk=job.pk)
             assert after.state == "queued" and after.lease == ""
             assert "Worker lost; requeued." in after.log
-            (message,) = waiting(redis, "run_gpu_job")
+            (message,) = redis.messages("run_gpu_job")
             assert message["args"] == [job.pk]
     finally:
         redis.stop()

@@ -13,8 +13,6 @@ alone, where the test reads which blocks were queued.
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 from pathlib import Path
 
@@ -38,14 +36,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 def sent(redis: PrivateRedis, task: str) -> list[list]:
     """The arguments of every `task` message waiting in the private Redis's queues."""
-    client = redis_client.Redis(port=redis.port)
-    found = []
-    for queue in ("gpu", "default"):
-        for raw in client.lrange(queue, 0, -1):
-            message = json.loads(raw)
-            if message["headers"]["task"].endswith(task):
-                found.append(json.loads(base64.b64decode(message["body"]))[0])
-    return found
+    return [message["args"] for message in redis.messages(task)]
 
 
 def identity(path: str) -> tuple[int, int]:
