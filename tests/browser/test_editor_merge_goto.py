@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.gis.geos import MultiPolygon, Polygon
 
-from inventories.models import Landslide, LandslideChange, Membership, Role
+from inventories.models import Inventory, Landslide, LandslideChange, Membership, Role
 from inventories.services.landslides import area_m2
 from tests.browser.test_editor import lonlat, map_url, pixel, project, ready, saved, select
 from tests.conftest import wait_for
@@ -87,6 +87,34 @@ def test_merge_with_one_polygon_selected_says_how_and_changes_nothing(open_page,
     page.keyboard.press("j")
     assert "shift-click the others" in page.locator("#message").inner_text()
     assert Landslide.objects.get(pk=only.pk).version == 1
+
+
+def test_an_approved_prediction_is_not_merged_and_the_status_line_says_why(
+    open_page, people, project
+):
+    """Merging follows the edit rules: a polygon accepted in review is frozen."""
+    predicted = make_inventory(project, "Model run", kind=Inventory.Kind.PREDICTED)
+    page = open_page(people.bob, map_url(project))
+    ready(page)
+    page.select_option("#inventory", str(predicted.pk))
+    accepted = square_at(page, predicted, 380, 220)
+    accepted.review_state = Landslide.Review.ACCEPTED
+    accepted.save()
+    open_one = square_at(page, predicted, 500, 220)
+    page.reload()
+    ready(page)
+    assert page.locator("#inventory").input_value() == str(predicted.pk)
+    select(page, open_one)
+    shift_click(page, accepted)
+    page.wait_for_function("scarp.editor.extra.length === 1")
+    page.get_by_role("button", name="Merge").click()
+    page.wait_for_function(
+        "document.getElementById('message').textContent.includes('approved in review')"
+    )
+    assert page.locator("#message").inner_text().startswith("Not merged:")
+    assert Landslide.objects.filter(inventory=predicted).count() == 2
+    assert [ls.version for ls in Landslide.objects.filter(inventory=predicted)] == [1, 1]
+    assert page.errors == []
 
 
 def map_view(page) -> list:
