@@ -41,6 +41,7 @@ API_URLS: dict[str, tuple[str, tuple[str, ...], dict]] = {
     "inventoryLandslides": ("inventory-landslides", ("inventory_pk",), {}),
     "inventoryExtents": ("inventory-extents", ("inventory_pk",), {}),
     "landslide": ("landslide-detail", ("pk",), {}),
+    "landslideMerge": ("landslide-merge", (), {}),
     "extent": ("extent-detail", ("pk",), {}),
     "landslideTiles": ("inventory-landslide-tile", ("inventory_pk", "z", "x", "y"), {}),
     "extentTiles": ("inventory-extent-tile", ("inventory_pk", "z", "x", "y"), {}),

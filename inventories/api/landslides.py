@@ -11,12 +11,13 @@ from rest_framework_gis.pagination import GeoJsonPagination
 from inventories.api.base import ProjectScopedViewSet
 from inventories.api.serializers import (
     LandslideChangeSerializer,
+    LandslideMergeSerializer,
     LandslideSerializer,
     LandslideWriteSerializer,
     MappedExtentSerializer,
     MappedExtentWriteSerializer,
 )
-from inventories.errors import InvalidInput
+from inventories.errors import InvalidInput, NotFound
 from inventories.models import Inventory, Landslide, MappedExtent
 from inventories.selectors.landslides import (
     extents_in_bbox,
@@ -24,9 +25,10 @@ from inventories.selectors.landslides import (
     landslides_in_bbox,
     parse_bbox,
 )
-from inventories.selectors.projects import inventory_get
+from inventories.selectors.projects import inventory_get, projects_for_user
 from inventories.services import landslides as services
 from inventories.services.geometry import geometry_from_geojson
+from inventories.services.landslide_merge import landslides_merge
 
 
 class Pagination(GeoJsonPagination):
@@ -127,11 +129,30 @@ class LandslideViewSet(_InventoryFeatures):
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(request=LandslideMergeSerializer, responses={200: LandslideSerializer})
+    @action(detail=False, methods=["post"])
+    def merge(self, request):
+        """`POST /api/landslides/merge/`: the union of two or more landslides as one.
+
+        Answers the kept landslide; the others are deleted, their history kept.
+        """
+        serializer = LandslideMergeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        pieces = [(p["id"], p["version"]) for p in serializer.validated_data["landslides"]]
+        landslide = landslides_merge(pieces=pieces, user=request.user)
+        return Response(LandslideSerializer(landslide).data)
+
     @extend_schema(responses={200: LandslideChangeSerializer(many=True)})
     @action(detail=True, methods=["get"])
     def history(self, request, pk=None):
-        landslide = self.get_object()
-        changes = landslide_history(landslide_pk=landslide.pk).select_related("user")
+        """Every version, also of a deleted (or merged-away) landslide: history outlives it."""
+        changes = (
+            landslide_history(landslide_pk=int(pk) if str(pk).isdigit() else 0)
+            .filter(inventory__project__in=projects_for_user(request.user))
+            .select_related("user")
+        )
+        if not changes.exists():
+            raise NotFound("No such landslide.")
         return Response(LandslideChangeSerializer(changes, many=True).data)
 
 

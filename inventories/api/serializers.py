@@ -160,6 +160,17 @@ class LandslideWriteSerializer(serializers.Serializer):
     notes = serializers.CharField(required=False, allow_blank=True)
 
 
+class MergePieceSerializer(serializers.Serializer):
+    id = serializers.IntegerField(min_value=1)
+    version = serializers.IntegerField(min_value=1)
+
+
+class LandslideMergeSerializer(serializers.Serializer):
+    """Input for a merge: each landslide with the version the caller read."""
+
+    landslides = MergePieceSerializer(many=True, allow_empty=False)
+
+
 class LandslideChangeSerializer(serializers.ModelSerializer):
     user = serializers.SlugRelatedField(slug_field="username", read_only=True)
 

@@ -41,6 +41,7 @@ export class Editor {
     this.records = new Map();
     this.nextLocalId = Math.max(0, ...queue.ops.map((op) => op.localId)) + 1;
     this.selected = null;
+    this.extra = []; // landslides shift-clicked beside the selected one, to merge them
     this.mode = null;
     this.target = "landslide";
     this.snap = true;
@@ -79,8 +80,13 @@ export class Editor {
     for (const radio of document.querySelectorAll('input[name="target"]')) radio.checked = radio.value === kind;
   }
 
-  async pick(kind, id) {
+  async pick(kind, id, event) {
     if (this.mode && this.mode !== "drag") return;
+    const shift = event && (event.originalEvent || event).shiftKey;
+    if (shift && this.selected) {
+      await this.addToSelection(kind, id);
+      return;
+    }
     const known = this._find(kind, id);
     if (known && known === this.selected) return;
     this.deselect();
@@ -95,6 +101,43 @@ export class Editor {
       }
     }
     this.select(record);
+  }
+
+  // Shift-click: one more landslide in the selection (or out of it again), for a merge.
+  async addToSelection(kind, id) {
+    if (kind !== "landslide" || this.selected.kind !== "landslide") {
+      this.say("Only landslides can be selected together (to merge them).", true);
+      return;
+    }
+    let record = this._find(kind, id);
+    if (record && record === this.selected) return;
+    if (record && this.extra.includes(record)) {
+      this._unextra(record);
+      return;
+    }
+    if (!record || !this.queue.hasPending(record.localId)) {
+      try {
+        record = this._fromServer(kind, await api(url(kind, { pk: id })), record);
+      } catch (error) {
+        this.say(`Could not load ${NOUN[kind]} ${id}: ${errorText(error)}.`, true);
+        return;
+      }
+    }
+    this._addRecord(record);
+  }
+
+  _addRecord(record) {
+    if (!this.selected || record === this.selected || this.extra.includes(record)) return;
+    this.extra.push(record);
+    this._display(record).setStyle(SELECTED);
+    record.layer.bringToFront();
+    this._announce();
+  }
+
+  _unextra(record) {
+    this.extra = this.extra.filter((r) => r !== record);
+    if (record.layer) record.layer.setStyle(SETTLING);
+    this._announce();
   }
 
   select(record) {
@@ -115,6 +158,8 @@ export class Editor {
     if (this.mode === "drag" && record.layer) record.layer.pm.disableLayerDrag();
     this.mode = null;
     this.selected = null;
+    for (const other of this.extra) if (other.layer) other.layer.setStyle(SETTLING);
+    this.extra = [];
     if (record.layer) {
       record.layer.pm.disable();
       record.layer.setStyle(record.id ? SETTLING : REFUSED);
@@ -200,6 +245,55 @@ export class Editor {
     this._delete(record);
     this.undo.push({ localId: record.localId, before, after: null });
     this.say(`Deleted the ${NOUN[record.kind]}. Ctrl+Z brings it back.`);
+  }
+
+  // Merge the selected landslides into one (the server keeps the largest with the union).
+  // Undo brings the merged-away outlines back as new landslides; the merge stays in the history.
+  async merge() {
+    if (!this._canEdit()) return;
+    const records = this.selected ? [this.selected, ...this.extra] : [];
+    if (records.length < 2 || records.some((r) => r.kind !== "landslide")) {
+      this.say("Select two or more landslides to merge: click one, shift-click the others.", true);
+      return;
+    }
+    if (records.some((r) => r.id === null || this.queue.hasPending(r.localId))) {
+      this.say("Wait until the selected landslides are saved, then merge them.", true);
+      return;
+    }
+    const before = new Map(records.map((r) => [r, this._state(r)]));
+    let result;
+    try {
+      result = await api(url("landslideMerge"), {
+        method: "POST", body: { landslides: records.map((r) => ({ id: r.id, version: r.version })) },
+      });
+    } catch (error) {
+      const current = error.status === 409 && error.data && error.data.current;
+      const stale = current && this._find("landslide", current.id);
+      if (stale) {
+        this._fromServer("landslide", current, stale);
+        this._redraw(stale);
+        if (stale.layer && (stale === this.selected || this.extra.includes(stale))) stale.layer.setStyle(SELECTED);
+      }
+      this.say(`Not merged: ${errorText(error)}`, true);
+      return;
+    }
+    this.deselect();
+    const kept = records.find((r) => r.id === result.id) || records[0];
+    const changes = [];
+    for (const record of records) {
+      if (record === kept) continue;
+      record.deleted = true;
+      if (record.layer) this.group.removeLayer(record.layer);
+      record.layer = null;
+      this.tiles.landslide.hide(record.id);
+      changes.push({ localId: record.localId, before: before.get(record), after: null });
+    }
+    this._fromServer("landslide", result, kept);
+    this._redraw(kept);
+    changes.unshift({ localId: kept.localId, before: before.get(kept), after: this._state(kept) });
+    this.undo.push(changes);
+    this.select(kept);
+    this.say(`Merged ${records.length} landslides into landslide ${kept.id}; the others stay in the history. Ctrl+Z undoes it.`);
   }
 
   updateProps(record, patch) {
@@ -442,7 +536,12 @@ export class Editor {
     layer.on("pm:edit", () => this._geometryEdited(record, layer));
     layer.on("click", (event) => {
       event.originalEvent._scarpPicked = true;
-      if (record !== this.selected && !this.mode) this.select(record);
+      if (this.mode || record === this.selected) return;
+      if (event.originalEvent.shiftKey && this.selected) {
+        if (this.extra.includes(record)) this._unextra(record);
+        else if (record.kind === "landslide" && this.selected.kind === "landslide") this._addRecord(record);
+        else this.say("Only landslides can be selected together (to merge them).", true);
+      } else this.select(record);
     });
     this.group.addLayer(layer);
     record.layer = layer;
@@ -477,7 +576,7 @@ export class Editor {
   _settle(kind) {
     if (!this.refreshing.delete(kind) || this.queue.pending) return;
     for (const record of this.records.values()) {
-      if (record.kind !== kind || record === this.selected || !record.layer || record.id === null) continue;
+      if (record.kind !== kind || record === this.selected || this.extra.includes(record) || !record.layer || record.id === null) continue;
       this.group.removeLayer(record.layer);
       record.layer = null;
       this.tiles[record.kind].unhide(record.id);
@@ -512,7 +611,8 @@ export class Editor {
       cut: "Cutting a hole: draw it inside the outline (Esc cancels)", split: "Splitting: draw a narrow strip right across (Esc cancels)",
       drag: "Moving: drag the outline (M or Esc ends)" };
     let text = labels[this.mode] || "";
-    if (!text && this.selected) text = this.selected.layer && this.selected.layer.pm.enabled() ? "Editing vertices" : "Selected";
+    if (!text && this.extra.length) text = `${this.extra.length + 1} landslides selected (J merges them)`;
+    else if (!text && this.selected) text = this.selected.layer && this.selected.layer.pm.enabled() ? "Editing vertices" : "Selected";
     document.getElementById("mode").textContent = text;
     for (const button of document.querySelectorAll(".toolbar [data-action]")) {
       const active = { "draw-landslide": this.mode === "draw" && this.drawKind === "landslide", "draw-extent": this.mode === "draw" && this.drawKind === "extent",

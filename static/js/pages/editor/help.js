@@ -8,6 +8,8 @@ export const SHORTCUTS = [
   { keys: ["m"], label: "M", action: "drag", help: "Move the selected feature" },
   { keys: ["c"], label: "C", action: "cut", help: "Cut a hole: draw the hole inside the selected feature" },
   { keys: ["s"], label: "S", action: "split", help: "Split: draw a narrow strip across the selected feature; each side becomes its own feature" },
+  { keys: ["j"], label: "J", action: "merge", help: "Merge the selected landslides into one (click one, shift-click the others)" },
+  { keys: ["g"], label: "G", action: "goto", help: "Go to a landslide by its id (type it, press Enter)" },
   { keys: ["n"], label: "N", action: "snap", help: "Snapping to neighbouring outlines on or off" },
   { keys: ["Delete", "Backspace"], label: "Del", action: "delete", help: "Delete the selected feature" },
   { keys: ["Escape"], label: "Esc", action: "escape", help: "Cancel drawing, or finish with the selected feature" },

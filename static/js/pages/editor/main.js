@@ -15,6 +15,7 @@ import { SaveQueue } from "./savequeue.js";
 import { SnapGuides } from "./snapping.js";
 import { extentStyle, landslideStyle, TiledFeatures } from "../../map/tiles.js";
 import { UndoStack } from "./undo.js";
+import { bindGoTo } from "./goto.js";
 import { url } from "../../lib/urls.js";
 
 const config = pageConfig("map-config");
@@ -30,11 +31,11 @@ map.createPane("landslides").style.zIndex = 420;
 const tiles = {
   extent: new TiledFeatures(map, {
     kind: "extent", urlName: "extentTiles",
-    layerName: "extents", style: extentStyle, pane: "extents", onPick: (kind, id) => editor.pick(kind, id),
+    layerName: "extents", style: extentStyle, pane: "extents", onPick: (kind, id, event) => editor.pick(kind, id, event),
   }),
   landslide: new TiledFeatures(map, {
     kind: "landslide", urlName: "landslideTiles",
-    layerName: "landslides", style: landslideStyle, pane: "landslides", onPick: (kind, id) => editor.pick(kind, id),
+    layerName: "landslides", style: landslideStyle, pane: "landslides", onPick: (kind, id, event) => editor.pick(kind, id, event),
   }),
 };
 
@@ -70,6 +71,14 @@ for (const radio of document.querySelectorAll('input[name="target"]')) {
   radio.addEventListener("change", () => editor.setTarget(radio.value));
 }
 inventoryChanged();
+
+function chooseInventory(id) {
+  if (!inventorySelect || Number(inventorySelect.value) === id) return;
+  inventorySelect.value = String(id);
+  inventoryChanged();
+}
+const gotoForm = document.getElementById("goto-form");
+if (gotoForm) bindGoTo({ form: gotoForm, map, editor, config, say, chooseInventory });
 
 // ---- saving status ----
 
@@ -114,6 +123,12 @@ const actions = {
   split: () => editor.startCut(true),
   snap: () => editor.toggleSnap(),
   delete: () => editor.deleteSelected(),
+  merge: () => editor.merge(),
+  goto: () => {
+    const input = document.getElementById("goto-id");
+    if (input) input.focus();
+    if (input) input.select();
+  },
   deselect: () => editor.deselect(),
   escape: () => (help.open ? help.toggle(false) : editor.escape()),
   undo: () => undo.undo() || say("Nothing to undo."),

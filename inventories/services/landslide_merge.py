@@ -1,0 +1,102 @@
+"""Merging several landslides into one: the union, saved as one versioned edit.
+
+A mapper who drew one landslide as two pieces (or a model that split one)
+merges them. The largest piece is kept, with its id and attributes, and
+takes the union as its new version; the others are deleted. Every piece
+gets its history row, with `merged_into` / `merged_from` in its data, so a
+merged-away landslide can still be found and its outline read back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import transaction
+from shapely.ops import unary_union
+
+from inventories.errors import Conflict, InvalidInput, NotFound
+from inventories.models import Landslide, LandslideChange
+from inventories.permissions import Action
+from inventories.selectors.projects import projects_for_user, require
+from inventories.services.geometry import to_geos_multipolygon, to_shapely
+from inventories.services.landslides import APPROVED, _snapshot, area_m2, clean_geometry
+
+
+def landslides_merge(*, pieces: Sequence[tuple[int, int]], user) -> Landslide:
+    """Merge the landslides `pieces` ((id, version read) pairs) into the largest of them.
+
+    All must be in one inventory of one of the user's projects (others are
+    simply not found) and be at the version the caller read; an approved
+    (reviewed) polygon is frozen like for any other edit. Nothing is written
+    unless everything is right.
+    """
+    versions = dict(pieces)
+    if len(versions) < 2 or len(versions) != len(pieces):
+        raise InvalidInput("Select two or more different landslides to merge.")
+    with transaction.atomic():
+        found = list(
+            Landslide.objects.select_for_update()
+            .filter(pk__in=versions, inventory__project__in=projects_for_user(user))
+            .select_related("inventory__project")
+            .order_by("pk")
+        )
+        missing = sorted(set(versions) - {landslide.pk for landslide in found})
+        if missing:
+            raise NotFound(f"No such landslide: {', '.join(map(str, missing))}.")
+        inventories = {landslide.inventory_id for landslide in found}
+        if len(inventories) > 1:
+            raise InvalidInput(
+                "Only landslides of one inventory can be merged; these are in "
+                f"{len(inventories)} inventories."
+            )
+        require(user, found[0].inventory.project, Action.EDIT)
+        for landslide in found:
+            if landslide.version != versions[landslide.pk]:
+                raise Conflict(
+                    f"Landslide {landslide.pk} was changed by someone else (you saw version "
+                    f"{versions[landslide.pk]}, it is now at version {landslide.version}); "
+                    "nothing was merged.",
+                    details=landslide,
+                )
+            if landslide.review_state in APPROVED:
+                raise Conflict(
+                    f"Landslide {landslide.pk} was approved in review and is frozen; a reviewer "
+                    "must reopen it before it can be merged.",
+                    details=landslide,
+                )
+        kept = max(found, key=lambda landslide: (landslide.area_m2, -landslide.pk))
+        others = [landslide for landslide in found if landslide is not kept]
+        merged_from = [other.pk for other in others]
+        union = unary_union([to_shapely(landslide.geometry) for landslide in found])
+        geometry, repaired = clean_geometry(to_geos_multipolygon(union))
+        for other in others:
+            other.version += 1
+            _history(other, LandslideChange.Action.DELETE, user, merged_into=kept.pk)
+            other.delete()
+        kept.geometry = geometry
+        kept.area_m2 = area_m2(geometry)
+        kept.repaired = repaired is not None
+        kept.version += 1
+        kept.updated_by = user
+        kept.save()
+        _history(
+            kept,
+            LandslideChange.Action.UPDATE,
+            user,
+            merged_from=merged_from,
+        )
+    return kept
+
+
+def _history(landslide: Landslide, action: str, user, **merge) -> None:
+    data = {**_snapshot(landslide), **merge}
+    LandslideChange.objects.create(
+        landslide=landslide if action != LandslideChange.Action.DELETE else None,
+        landslide_pk=landslide.pk,
+        inventory=landslide.inventory,
+        action=action,
+        version=landslide.version,
+        geometry=landslide.geometry,
+        data=data,
+        user=user,
+    )
