@@ -31,8 +31,10 @@ def onnx_current(version: ModelVersion) -> bool:
     """Whether the version's ONNX file exists and was made from its recorded checkpoint."""
     import onnx
 
+    if not version.directory:  # no directory yet: media_path("") is refused
+        return False
     path = onnx_path(version)
-    if not version.directory or not path.is_file():
+    if not path.is_file():
         return False
     try:
         graph = onnx.load(str(path), load_external_data=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from inventories.models import Inventory, Job
+from inventories.models import Inventory, Job, ModelVersion
 from inventories.services.inventories import inventory_import
 from tests.factories.imported import import_generated_place
 from tests.factories.landslide_scenes import make_scene
@@ -66,3 +66,17 @@ def test_an_outsider_gets_404_on_the_model_page(people, client, queued_version):
     version_pk, _ = queued_version
     client.force_login(people.charlie)
     assert client.get(f"/projects/{people.a.pk}/models/{version_pk}/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_ready_model_page_offers_onnx_even_before_its_directory_is_known(people, client):
+    """A ready version with no directory recorded (made by hand or by an old release): the page
+    offers the ONNX download as a job instead of failing to look for a file."""
+    version = ModelVersion.objects.create(
+        project=people.a, name="by hand", architecture="unet", encoder="none", status="ready"
+    )
+    client.force_login(people.bob)
+    page = client.get(f"/projects/{people.a.pk}/models/{version.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'data-export="ONNX" data-background' in html
