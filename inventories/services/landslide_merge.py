@@ -19,7 +19,7 @@ from inventories.models import Landslide, LandslideChange
 from inventories.permissions import Action
 from inventories.selectors.projects import projects_for_user, require
 from inventories.services.geometry import to_geos_multipolygon, to_shapely
-from inventories.services.landslides import APPROVED, _snapshot, area_m2, clean_geometry
+from inventories.services.landslides import APPROVED, area_m2, change_record, clean_geometry
 
 
 def landslides_merge(*, pieces: Sequence[tuple[int, int]], user) -> Landslide:
@@ -71,7 +71,7 @@ def landslides_merge(*, pieces: Sequence[tuple[int, int]], user) -> Landslide:
         geometry, repaired = clean_geometry(to_geos_multipolygon(union))
         for other in others:
             other.version += 1
-            _history(other, LandslideChange.Action.DELETE, user, merged_into=kept.pk)
+            change_record(other, LandslideChange.Action.DELETE, user, merged_into=kept.pk)
             other.delete()
         kept.geometry = geometry
         kept.area_m2 = area_m2(geometry)
@@ -79,24 +79,10 @@ def landslides_merge(*, pieces: Sequence[tuple[int, int]], user) -> Landslide:
         kept.version += 1
         kept.updated_by = user
         kept.save()
-        _history(
+        change_record(
             kept,
             LandslideChange.Action.UPDATE,
             user,
             merged_from=merged_from,
         )
     return kept
-
-
-def _history(landslide: Landslide, action: str, user, **merge) -> None:
-    data = {**_snapshot(landslide), **merge}
-    LandslideChange.objects.create(
-        landslide=landslide if action != LandslideChange.Action.DELETE else None,
-        landslide_pk=landslide.pk,
-        inventory=landslide.inventory,
-        action=action,
-        version=landslide.version,
-        geometry=landslide.geometry,
-        data=data,
-        user=user,
-    )

@@ -46,7 +46,8 @@ def _snapshot(landslide: Landslide) -> dict[str, Any]:
     return data
 
 
-def _record(landslide: Landslide, action: str, user) -> None:
+def change_record(landslide: Landslide, action: str, user, **extra: Any) -> None:
+    """One history row: the landslide as it is now, with `extra` (a merge's links) beside."""
     LandslideChange.objects.create(
         landslide=landslide if action != LandslideChange.Action.DELETE else None,
         landslide_pk=landslide.pk,
@@ -54,7 +55,7 @@ def _record(landslide: Landslide, action: str, user) -> None:
         action=action,
         version=landslide.version,
         geometry=landslide.geometry,
-        data=_snapshot(landslide),
+        data={**_snapshot(landslide), **extra},
         user=user,
     )
 
@@ -79,7 +80,7 @@ def landslide_create(
             updated_by=user,
             **{k: v for k, v in data.items() if k in EDITABLE_FIELDS},
         )
-        _record(landslide, LandslideChange.Action.CREATE, user)
+        change_record(landslide, LandslideChange.Action.CREATE, user)
     return landslide
 
 
@@ -126,7 +127,7 @@ def landslide_update(
         current.version += 1
         current.updated_by = user
         current.save()
-        _record(current, LandslideChange.Action.UPDATE, user)
+        change_record(current, LandslideChange.Action.UPDATE, user)
     return current
 
 
@@ -147,7 +148,7 @@ def landslide_delete(*, landslide: Landslide, version: int, user) -> None:
                 details=current,
             )
         current.version += 1
-        _record(current, LandslideChange.Action.DELETE, user)
+        change_record(current, LandslideChange.Action.DELETE, user)
         current.delete()
 
 
