@@ -14,12 +14,17 @@ from collections.abc import Sequence
 from django.db import transaction
 from shapely.ops import unary_union
 
-from inventories.errors import Conflict, InvalidInput, NotFound
+from inventories.errors import InvalidInput, NotFound
 from inventories.models import Landslide, LandslideChange
 from inventories.permissions import Action
 from inventories.selectors.projects import projects_for_user, require
 from inventories.services.geometry import to_geos_multipolygon, to_shapely
-from inventories.services.landslides import APPROVED, area_m2, change_record, clean_geometry
+from inventories.services.landslides import (
+    area_m2,
+    change_record,
+    check_current,
+    clean_geometry,
+)
 
 
 def landslides_merge(*, pieces: Sequence[tuple[int, int]], user) -> Landslide:
@@ -51,19 +56,14 @@ def landslides_merge(*, pieces: Sequence[tuple[int, int]], user) -> Landslide:
             )
         require(user, found[0].inventory.project, Action.EDIT)
         for landslide in found:
-            if landslide.version != versions[landslide.pk]:
-                raise Conflict(
-                    f"Landslide {landslide.pk} was changed by someone else (you saw version "
-                    f"{versions[landslide.pk]}, it is now at version {landslide.version}); "
-                    "nothing was merged.",
-                    details=landslide,
-                )
-            if landslide.review_state in APPROVED:
-                raise Conflict(
-                    f"Landslide {landslide.pk} was approved in review and is frozen; a reviewer "
-                    "must reopen it before it can be merged.",
-                    details=landslide,
-                )
+            seen = versions[landslide.pk]
+            check_current(
+                landslide,
+                seen,
+                stale=f"(you saw version {seen}, it is now at version {landslide.version}); "
+                "nothing was merged.",
+                frozen="and is frozen; a reviewer must reopen it before it can be merged.",
+            )
         kept = max(found, key=lambda landslide: (landslide.area_m2, -landslide.pk))
         others = [landslide for landslide in found if landslide is not kept]
         merged_from = [other.pk for other in others]

@@ -84,6 +84,24 @@ def landslide_create(
     return landslide
 
 
+def check_current(
+    current: Landslide, version: int, *, stale: str, frozen: str, review: bool = False
+) -> None:
+    """The rules every edit of a locked landslide row obeys, each refusal a 409 with its state.
+
+    The caller must have read `version` (someone else's save in between is a
+    conflict, never overwritten), and an approved polygon is frozen except to
+    the review service (`review`). `stale` and `frozen` end the messages with
+    what the refused edit leaves as it was.
+    """
+    if current.version != version:
+        raise Conflict(
+            f"Landslide {current.pk} was changed by someone else {stale}", details=current
+        )
+    if not review and current.review_state in APPROVED:
+        raise Conflict(f"Landslide {current.pk} was approved in review {frozen}", details=current)
+
+
 def landslide_update(
     *,
     landslide: Landslide,
@@ -104,19 +122,14 @@ def landslide_update(
         geometry, repaired = clean_geometry(geometry)
     with transaction.atomic():
         current = Landslide.objects.select_for_update().get(pk=landslide.pk)
-        if current.version != version:
-            raise Conflict(
-                f"Landslide {current.pk} was changed by someone else (you edited version "
-                f"{version}, it is now at version {current.version}). Reload it and choose "
-                "which outline to keep.",
-                details=current,
-            )
-        if not review and current.review_state in APPROVED:
-            raise Conflict(
-                f"Landslide {current.pk} was approved in review and is frozen; a reviewer must "
-                "reopen it before it can change.",
-                details=current,
-            )
+        check_current(
+            current,
+            version,
+            stale=f"(you edited version {version}, it is now at version {current.version}). "
+            "Reload it and choose which outline to keep.",
+            frozen="and is frozen; a reviewer must reopen it before it can change.",
+            review=review,
+        )
         if geometry is not None:
             current.geometry = geometry
             current.area_m2 = area_m2(geometry)
@@ -135,18 +148,13 @@ def landslide_delete(*, landslide: Landslide, version: int, user) -> None:
     require(user, landslide.inventory.project, Action.EDIT)
     with transaction.atomic():
         current = Landslide.objects.select_for_update().get(pk=landslide.pk)
-        if current.version != version:
-            raise Conflict(
-                f"Landslide {current.pk} was changed by someone else (you saw version {version}, "
-                f"it is now at version {current.version}); it was not deleted.",
-                details=current,
-            )
-        if current.review_state in APPROVED:
-            raise Conflict(
-                f"Landslide {current.pk} was approved in review; a reviewer must reopen it "
-                "before it can be deleted.",
-                details=current,
-            )
+        check_current(
+            current,
+            version,
+            stale=f"(you saw version {version}, it is now at version {current.version}); "
+            "it was not deleted.",
+            frozen="; a reviewer must reopen it before it can be deleted.",
+        )
         current.version += 1
         change_record(current, LandslideChange.Action.DELETE, user)
         current.delete()
