@@ -18,6 +18,7 @@ from inventories.errors import InvalidInput, NotFound
 from inventories.models import Job, ModelVersion, Scene
 from inventories.services.files import media_path
 from inventories.services.jobs import ExportModelParams, JobContext, job_create
+from mlcore.atomic import atomic_path
 from mlcore.modeldir.onnx_export import ONNX_FILE, export_onnx
 
 ONNX_TYPE = "application/octet-stream"
@@ -27,21 +28,27 @@ def onnx_path(version: ModelVersion) -> Path:
     return media_path(version.directory) / ONNX_FILE
 
 
-def onnx_current(version: ModelVersion) -> bool:
-    """Whether the version's ONNX file exists and was made from its recorded checkpoint."""
-    import onnx
+def _stamp_path(version: ModelVersion) -> Path:
+    return onnx_path(version).with_suffix(".onnx.json")
 
+
+def onnx_current(version: ModelVersion) -> bool:
+    """Whether the version's ONNX file exists and was made from its recorded checkpoint.
+
+    Read from the small stamp the export job writes beside the file (the
+    checkpoint hash and the file's size), not from the file: its metadata
+    sit after the weights, so asking the file meant parsing all of it on
+    every model page and every download.
+    """
     if not version.directory:  # no directory yet: media_path("") is refused
         return False
-    path = onnx_path(version)
-    if not path.is_file():
-        return False
+    path, stamp = onnx_path(version), _stamp_path(version)
     try:
-        graph = onnx.load(str(path), load_external_data=False)
-    except Exception:  # noqa: BLE001 - a broken file is simply not current
+        made = json.loads(stamp.read_text())
+        size = path.stat().st_size
+    except (OSError, ValueError):
         return False
-    props = {p.key: p.value for p in graph.metadata_props}
-    return json.loads(props.get("scarp_checkpoint_sha256", "null")) == version.checkpoint_sha256
+    return made.get("checkpoint_sha256") == version.checkpoint_sha256 and made.get("size") == size
 
 
 def _check_exportable(version: ModelVersion) -> None:
@@ -98,6 +105,10 @@ def run_onnx_export(job: Job, ctx: JobContext) -> dict:
         resolution_m=training_resolution_m(version),
         expected_sha256=version.checkpoint_sha256,
     )
+    size = onnx_path(version).stat().st_size
+    stamp = {"checkpoint_sha256": version.checkpoint_sha256, "size": size}
+    with atomic_path(_stamp_path(version)) as tmp:
+        tmp.write_text(json.dumps(stamp))
     ctx.log(f"Exported {version.name} as ONNX ({', '.join(exported.channels)})")
     return {
         "model_version": version.pk,
