@@ -197,6 +197,7 @@ class MappedExtentWriteSerializer(serializers.Serializer):
 
 class JobSerializer(serializers.ModelSerializer):
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    state_label = serializers.CharField(source="get_state_display", read_only=True)
     elapsed_seconds = serializers.SerializerMethodField()
     eta_seconds = serializers.SerializerMethodField()
 
@@ -214,6 +215,7 @@ class JobSerializer(serializers.ModelSerializer):
             "project",
             "kind",
             "state",
+            "state_label",
             "queue",
             "params",
             "result",

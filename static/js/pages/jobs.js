@@ -8,7 +8,7 @@ const project = table.dataset.project;
 
 function render(row, job) {
   row.className = `state-${job.state}`;
-  row.querySelector(".state").textContent = job.state.charAt(0).toUpperCase() + job.state.slice(1);
+  row.querySelector(".state").textContent = job.state_label; // the words the page was drawn with
   row.querySelector("progress").value = job.progress;
   row.querySelector(".percent").textContent = `${Math.round(job.progress * 100)}%`;
   row.querySelector(".message").textContent = job.error || job.message;

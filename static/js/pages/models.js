@@ -9,7 +9,7 @@ async function follow(job, row) {
   await followJob(job.id, (j) => {
     if (!row) return;
     row.querySelector("progress").value = j.progress;
-    row.querySelector(".state").textContent = j.state;
+    row.querySelector(".state").textContent = j.state_label;
     row.querySelector(".message").textContent = j.error || j.message;
     const timing = row.querySelector(".timing");
     if (timing) timing.textContent = jobTiming(j);
