@@ -57,6 +57,7 @@ class _InventoryFeatures(mixins.ListModelMixin, mixins.RetrieveModelMixin, Proje
     """What landslides and mapped extents share: nested lists by bbox, versioned input."""
 
     pagination_class = Pagination
+    lookup_value_regex = r"\d+"  # ids are integers: anything else is no route (404)
     project_lookup = "inventory__project"
     write_serializer: type
     in_bbox = None  # selector: (inventory=, bbox=) -> queryset
@@ -147,7 +148,7 @@ class LandslideViewSet(_InventoryFeatures):
     def history(self, request, pk=None):
         """Every version, also of a deleted (or merged-away) landslide: history outlives it."""
         changes = (
-            landslide_history(landslide_pk=int(pk) if str(pk).isdigit() else 0)
+            landslide_history(landslide_pk=int(pk))
             .filter(inventory__project__in=projects_for_user(request.user))
             .select_related("user")
         )
