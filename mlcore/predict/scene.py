@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from mlcore.predict.instances import predict_instance_scene
 from mlcore.predict.predictor import (
@@ -23,21 +24,26 @@ from mlcore.predict.predictor import (
     predict_semantic_scene,
 )
 
-__all__ = ["predict_scene"]
+__all__ = ["PredictOptions", "predict_scene"]
+
+
+class PredictOptions(TypedDict, total=False):
+    """What both families' scene predictions take beside the model, the rasters and the COG."""
+
+    polygons_path: str | Path | None
+    config: InferenceConfig | None
+    threshold: float | None
+    min_area_m2: float
+    expected_sha256: str | None
+    on_progress: ProgressCallback | None
+    should_stop: StopCallback | None
 
 
 def predict_scene(
     model_dir: str | Path,
     scene_paths: Sequence[str | Path],
     out_path: str | Path,
-    *,
-    polygons_path: str | Path | None = None,
-    config: InferenceConfig | None = None,
-    threshold: float | None = None,
-    min_area_m2: float = 0.0,
-    expected_sha256: str | None = None,
-    on_progress: ProgressCallback | None = None,
-    should_stop: StopCallback | None = None,
+    **options: Unpack[PredictOptions],
 ) -> PredictResult:
     """Predict a whole scene into a probability COG and, with polygons_path, a GeoPackage.
 
@@ -48,15 +54,4 @@ def predict_scene(
     score) are returned even without polygons_path.
     """
     run = predict_instance_scene if is_instance_model(model_dir) else predict_semantic_scene
-    return run(
-        model_dir,
-        scene_paths,
-        out_path,
-        polygons_path=polygons_path,
-        config=config,
-        threshold=threshold,
-        min_area_m2=min_area_m2,
-        expected_sha256=expected_sha256,
-        on_progress=on_progress,
-        should_stop=should_stop,
-    )
+    return run(model_dir, scene_paths, out_path, **options)

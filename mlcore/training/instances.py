@@ -19,9 +19,9 @@ It runs through the same paths as the segmentation families:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import shapely
@@ -34,8 +34,8 @@ from mlcore.data import ChipDataset, ChipRef, LabelledScene, StackedScene, augme
 from mlcore.data.bands import TERRAIN_BANDS
 from mlcore.models.registry import INSTANCE
 from mlcore.training.losses import IGNORE
-from mlcore.training.segmentation import EpochReport, SegmentationTask, TrainConfig, TrainResult
-from mlcore.training.trainer import BatchProgress, Trainer, run_task
+from mlcore.training.segmentation import SegmentationTask, TrainConfig, TrainResult
+from mlcore.training.trainer import RunOptions, Trainer, run_task
 
 __all__ = ["InstanceChips", "InstanceTask", "instance_targets", "train_instances"]
 
@@ -162,18 +162,7 @@ def train_instances(
     train_data: Sequence[LabelledScene],
     val_data: Sequence[LabelledScene],
     out_dir: str | Path,
-    *,
-    on_epoch: Callable[[EpochReport], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    on_batch: Callable[[BatchProgress], None] | None = None,
-    resume: bool = True,
+    **options: Unpack[RunOptions],
 ) -> TrainResult:
     """`mlcore.training.segmentation.train` for an instance model: the same arguments and result."""
-    return run_task(
-        InstanceTask(config, train_data, val_data),
-        out_dir,
-        on_epoch=on_epoch,
-        should_stop=should_stop,
-        on_batch=on_batch,
-        resume=resume,
-    )
+    return run_task(InstanceTask(config, train_data, val_data), out_dir, **options)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import torch
 from torch.utils.data import DataLoader
@@ -37,8 +37,8 @@ from mlcore.models.registry import CHANGE, SEMANTIC, build_model, family_of
 from mlcore.training.config import EpochReport, TrainConfig, TrainResult
 from mlcore.training.losses import IGNORE, get_loss
 from mlcore.training.trainer import (
-    BatchProgress,
     EpochOutcome,
+    RunOptions,
     Task,
     Trainer,
     TrainingCancelled,
@@ -307,11 +307,7 @@ def train(
     train_data: Sequence[LabelledScene],
     val_data: Sequence[LabelledScene],
     out_dir: str | Path,
-    *,
-    on_epoch: Callable[[EpochReport], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    on_batch: Callable[[BatchProgress], None] | None = None,
-    resume: bool = True,
+    **options: Unpack[RunOptions],
 ) -> TrainResult:
     """Train on the train extents of `train_data`, validate on the validation extents of `val_data`.
 
@@ -319,11 +315,4 @@ def train(
     `out_dir`'s last checkpoint when `resume`; otherwise clears the directory.
     Raises TrainingCancelled (state saved) when `should_stop()` turns true.
     """
-    return run_task(
-        SegmentationTask(config, train_data, val_data),
-        out_dir,
-        on_epoch=on_epoch,
-        should_stop=should_stop,
-        on_batch=on_batch,
-        resume=resume,
-    )
+    return run_task(SegmentationTask(config, train_data, val_data), out_dir, **options)

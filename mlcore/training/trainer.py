@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 import torch
 from torch import nn
@@ -396,6 +396,16 @@ class Trainer:
 def _resume_state(out_dir: Path) -> dict[str, Any] | None:
     sha = recover_checkpoint(out_dir / LAST)
     return None if sha is None else load_checkpoint(out_dir / LAST, expected_sha256=sha)
+
+
+class RunOptions(TypedDict, total=False):
+    """How a caller follows and steers a run: what `train`, `train_instances` and
+    `train_and_tune` take and hand on to `run_task` unchanged."""
+
+    on_epoch: Callable[[Any], None] | None
+    should_stop: Callable[[], bool] | None
+    on_batch: Callable[[BatchProgress], None] | None
+    resume: bool
 
 
 def run_task(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Unpack
 
 from mlcore.data import LabelledScene, StackedScene
 from mlcore.modeldir.directory import update_config
@@ -21,8 +22,8 @@ from mlcore.predict.predictor import InferenceConfig
 from mlcore.predict.scene import predict_scene
 from mlcore.training.config import TrainConfig, TrainResult
 from mlcore.training.instances import InstanceTask
-from mlcore.training.segmentation import EpochReport, SegmentationTask, TrainingCancelled
-from mlcore.training.trainer import BatchProgress, run_task
+from mlcore.training.segmentation import SegmentationTask, TrainingCancelled
+from mlcore.training.trainer import RunOptions, run_task
 
 # The training task of each kind of model family.
 TASKS: dict[str, type[SegmentationTask]] = {
@@ -37,27 +38,16 @@ def train_and_tune(
     train_data: Sequence[LabelledScene],
     val_data: Sequence[LabelledScene],
     out_dir: str | Path,
-    *,
-    on_epoch: Callable[[EpochReport], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    on_batch: Callable[[BatchProgress], None] | None = None,
-    resume: bool = True,
+    **options: Unpack[RunOptions],
 ) -> TrainResult:
     """Train with the task of the model's family, then, when the config asks
     (`tune_postprocess`) and the family draws probability maps, the
     post-processing chosen on the validation extents, saved in config.json."""
     family = family_of(config.model.arch)
-    result = run_task(
-        TASKS[family.kind](config, train_data, val_data),
-        out_dir,
-        on_epoch=on_epoch,
-        should_stop=should_stop,
-        on_batch=on_batch,
-        resume=resume,
-    )
+    result = run_task(TASKS[family.kind](config, train_data, val_data), out_dir, **options)
     if config.tune_postprocess and family.tunes_postprocess and result.checkpoint_sha256:
         tuned = tune_on_validation(
-            Path(out_dir), val_data, device=config.device, should_stop=should_stop
+            Path(out_dir), val_data, device=config.device, should_stop=options.get("should_stop")
         )
         result.best_threshold = tuned.postprocess.threshold
         result.postprocess = tuned.to_dict()
