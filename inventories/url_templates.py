@@ -36,6 +36,7 @@ API_URLS: dict[str, tuple[str, tuple[str, ...], dict]] = {
     "modelPretrain": ("modelversion-pretrain", (), {}),
     "modelPromote": ("modelversion-promote", ("pk",), {}),
     "modelRetrain": ("modelversion-retrain", ("pk",), {}),
+    "modelDiscard": ("modelversion-discard", ("pk",), {}),
     "modelPredict": ("modelversion-predict", ("pk",), {}),
     "inventoryList": ("inventory-list", (), {}),
     "inventoryLandslides": ("inventory-landslides", ("inventory_pk",), {}),

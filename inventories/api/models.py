@@ -15,7 +15,7 @@ from inventories.errors import InvalidInput
 from inventories.models import ModelVersion, Project
 from inventories.permissions import Action
 from inventories.selectors.projects import project_get
-from inventories.services.deletion import model_delete
+from inventories.services.deletion import model_delete, model_version_delete
 from inventories.services.files import media_path
 from inventories.services.prediction import prediction_start
 from inventories.services.pretraining import HYPERPARAMETERS as PRETRAIN_OPTIONS
@@ -157,6 +157,13 @@ class ModelVersionViewSet(
     def promote(self, request, pk=None):
         version = model_promote(version=self.get_object(), user=request.user)
         return Response(ModelVersionSerializer(version).data)
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["post"])
+    def discard(self, request, pk=None):
+        """Delete a version whose training failed or was cancelled, with its files (admins)."""
+        model_version_delete(version=self.get_object(), user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses={202: JobSerializer})
     @action(detail=True, methods=["post"])

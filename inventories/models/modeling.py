@@ -72,6 +72,11 @@ class ModelVersion(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def ended_without_model(self) -> bool:
+        """Its training failed or was cancelled: nothing predicts with it or starts from it."""
+        return self.status in (self.Status.FAILED, self.Status.CANCELLED)
+
 
 class AccuracyReport(models.Model):
     """Predicted against reference inventory over an evaluation area."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from django.db.models import QuerySet
 
 from inventories.errors import NotFound
-from inventories.models import ModelVersion, Project, Scene
+from inventories.models import Job, ModelVersion, Project, Scene
 from mlcore.training.recipes import recipe_for_device
 
 
@@ -92,10 +92,26 @@ def prediction_places(version: ModelVersion) -> list[list[Scene]]:
     return [stack for stack in stacks if stack]
 
 
-def model_versions(*, project: Project) -> QuerySet[ModelVersion]:
-    return project.model_versions.select_related(
-        "parent", "created_by", "pretrained_from"
-    ).order_by("-created_at")
+def model_versions(*, project: Project) -> list[ModelVersion]:
+    """The registry, newest first; each version's queued or running job as `building_job`.
+
+    The page offers Cancel on a version still training and needs the job to
+    cancel: one query for all of them, not one per row.
+    """
+    versions = list(
+        project.model_versions.select_related("parent", "created_by", "pretrained_from").order_by(
+            "-created_at"
+        )
+    )
+    building = Job.objects.filter(
+        project=project,
+        kind__in=[Job.Kind.TRAIN, Job.Kind.PRETRAIN],
+        state__in=Job.ACTIVE_STATES,
+    )
+    jobs = {job.params.get("model_version"): job for job in building}
+    for version in versions:
+        version.building_job = jobs.get(version.pk)
+    return versions
 
 
 def ready_pretrainings(*, project: Project) -> QuerySet[ModelVersion]:

@@ -113,6 +113,38 @@ def model_delete(*, version: ModelVersion, user) -> None:
     inventories stay, no longer linked to a model.
     """
     require(user, version.project, Action.MANAGE)
+    _refuse_if_in_use(version)
+    with transaction.atomic():
+        _delete_version(version)
+
+
+def model_version_delete(*, version: ModelVersion, user) -> None:
+    """Delete a version whose training failed or was cancelled, with its files; admins only.
+
+    What the models page offers beside such a version, so a project's
+    registry does not fill up with runs that never became a model. A ready
+    version may have made predictions and a training one has a job writing
+    into its directory: neither is removed this way (a ready one still can
+    be, on purpose, through `model_delete`).
+    """
+    require(user, version.project, Action.MANAGE)
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        if not version.ended_without_model:
+            advice = (
+                "cancel its training first"
+                if version.status == ModelVersion.Status.TRAINING
+                else "only a failed or cancelled version is deleted this way"
+            )
+            raise InvalidInput(
+                f"{version.name} is {version.get_status_display().lower()}; {advice}."
+            )
+        _refuse_if_in_use(version)
+        _delete_version(version)
+
+
+def _refuse_if_in_use(version: ModelVersion) -> None:
+    """A job training or predicting with the version would write into a directory that is gone."""
     busy = Job.objects.filter(
         project=version.project,
         state__in=Job.ACTIVE_STATES,
@@ -122,10 +154,12 @@ def model_delete(*, version: ModelVersion, user) -> None:
         raise InvalidInput(
             f"{version.name} is in use by {busy}; cancel that job or let it end, then delete it."
         )
-    with transaction.atomic():
-        directory = version.directory
-        version.delete()
-        remove_after_commit([directory])
+
+
+def _delete_version(version: ModelVersion) -> None:
+    directory = version.directory
+    version.delete()
+    remove_after_commit([directory])
 
 
 def job_delete(*, job: Job, user) -> None:

@@ -47,7 +47,7 @@ def test_cancel_asks_first_and_keeping_it_leaves_the_training_running(
     assert row.locator(".message").inner_text().strip() != ""
     assert row.locator(".percent").inner_text().endswith("%")
 
-    dialog = page.locator("#cancel-dialog")
+    dialog = page.locator("#confirm-dialog")
     row.locator("button.cancel").click()
     dialog.wait_for(state="visible", timeout=5_000)
     assert f"Job {job.pk} (Train model) is running" in dialog.inner_text()
@@ -69,7 +69,7 @@ def test_cancel_asks_first_and_keeping_it_leaves_the_training_running(
 
     row.locator("button.cancel").click()
     dialog.wait_for(state="visible", timeout=5_000)
-    dialog.locator("button[value=cancel]").click()
+    dialog.locator("button[value=go]").click()
     dialog.wait_for(state="hidden", timeout=5_000)
     job = finish(job)
     assert job.state == "cancelled"

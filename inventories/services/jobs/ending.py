@@ -33,23 +33,26 @@ def finish(
         updates["log"] = Concat(F("log"), Value(log))
     updates.update(fields)
     lease = job.lease if lease is None else lease
-    ended = (
-        Job.objects.filter(pk=job.pk, state__in=Job.ACTIVE_STATES)
-        .filter(Q(lease=lease) | Q(state=Job.State.QUEUED))
-        .update(**updates)
-    )
-    if not ended:
-        return False
-    version = version_built_by(job)
-    if version is not None and state in (Job.State.FAILED, Job.State.CANCELLED):
-        settled = (
-            ModelVersion.Status.CANCELLED
-            if state == Job.State.CANCELLED
-            else ModelVersion.Status.FAILED
+    # One transaction: a page that reads the job ended reads its version settled too (the
+    # models page offers Delete beside a cancelled version as soon as its job has ended).
+    with transaction.atomic():
+        ended = (
+            Job.objects.filter(pk=job.pk, state__in=Job.ACTIVE_STATES)
+            .filter(Q(lease=lease) | Q(state=Job.State.QUEUED))
+            .update(**updates)
         )
-        ModelVersion.objects.filter(pk=version, status=ModelVersion.Status.TRAINING).update(
-            status=settled
-        )
+        if not ended:
+            return False
+        version = version_built_by(job)
+        if version is not None and state in (Job.State.FAILED, Job.State.CANCELLED):
+            settled = (
+                ModelVersion.Status.CANCELLED
+                if state == Job.State.CANCELLED
+                else ModelVersion.Status.FAILED
+            )
+            ModelVersion.objects.filter(pk=version, status=ModelVersion.Status.TRAINING).update(
+                status=settled
+            )
     transaction.on_commit(lambda: _sweep_job_folder(job.pk))
     if upload := upload_of(job):  # an import's upload, kept while the job could still run
         transaction.on_commit(lambda: files.remove_upload(files.media_path(upload)))

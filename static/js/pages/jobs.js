@@ -1,5 +1,6 @@
-// Jobs page: refresh active rows with live progress; cancel buttons that ask first.
+// Jobs page: refresh active rows with live progress; cancel buttons that ask first (lib/confirm.js).
 import { api } from "../lib/api.js";
+import { cancelJobAfterAsking } from "../lib/confirm.js";
 import { jobTiming } from "../lib/text.js";
 import { url } from "../lib/urls.js";
 
@@ -29,29 +30,16 @@ async function refresh(all = false) {
   }
 }
 
-// A cancelled training cannot be taken back, and the button sits one row from the next
-// job's: ask in the page before cancelling. Esc or "Keep it running" leaves the job alone.
-const dialog = document.querySelector("#cancel-dialog");
-
-function confirmCancel(row) {
-  const state = row.querySelector(".state").textContent.trim().toLowerCase();
-  dialog.querySelector("#cancel-text").textContent =
-    `Job ${row.dataset.job} (${row.dataset.kind}) is ${state}. Cancelling stops it at its next check and it ends as cancelled.`;
-  dialog.returnValue = "";
-  dialog.showModal();
-  return new Promise((resolve) => {
-    dialog.addEventListener("close", () => resolve(dialog.returnValue === "cancel"), { once: true });
-  });
-}
-
 table.addEventListener("click", async (event) => {
   const button = event.target.closest("button.cancel");
   if (!button) return;
-  if (!(await confirmCancel(button.closest("tr")))) return;
+  const row = button.closest("tr");
+  const asked = { id: row.dataset.job, kind: row.dataset.kind, state: row.querySelector(".state").textContent.trim() };
   button.disabled = true;
   try {
-    const job = await api(url("jobCancel", { pk: button.dataset.job }), { method: "POST" });
-    render(button.closest("tr"), job);
+    const job = await cancelJobAfterAsking(asked);
+    if (job) render(row, job); // a running job stops at its next check: the button stays off
+    else button.disabled = false;
   } catch (error) {
     button.disabled = false;
     alert(error.message);

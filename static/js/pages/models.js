@@ -1,5 +1,7 @@
-// Model registry page: start training or pretraining, follow it live, promote and retrain.
+// Model registry page: start training or pretraining, follow it live, promote, retrain,
+// cancel a training and delete a version whose training failed or was cancelled.
 import { api, followJob } from "../lib/api.js";
+import { cancelJobAfterAsking, confirmInPage } from "../lib/confirm.js";
 import { jobTiming } from "../lib/text.js";
 import { url } from "../lib/urls.js";
 
@@ -115,6 +117,55 @@ document.querySelector("#versions").addEventListener("click", async (event) => {
   } catch (error) {
     status.textContent = error.message;
     status.className = "status error";
+    button.disabled = false;
+  }
+});
+
+// Cancel a version's training with the jobs page's question and call (lib/confirm.js); the
+// version shows as cancelled once its job has ended. Delete a failed or cancelled version,
+// asked first too. Names come from data attributes and are shown as text.
+function showError(error) {
+  status.textContent = error.message;
+  status.className = "status error";
+}
+
+document.querySelector("#versions").addEventListener("click", async (event) => {
+  const button = event.target.closest("button.cancel");
+  if (!button) return;
+  button.disabled = true;
+  try {
+    const { job: id, kind, state } = button.dataset;
+    const job = await cancelJobAfterAsking({ id, kind, state });
+    if (!job) { button.disabled = false; return; }
+    status.className = "status";
+    status.textContent = `Cancelling job ${job.id}: it stops at its next check.`;
+    await followJob(job.id, () => {}, 1000);
+    window.location.reload();
+  } catch (error) {
+    showError(error);
+    button.disabled = false;
+  }
+});
+
+document.querySelector("#versions").addEventListener("click", async (event) => {
+  const button = event.target.closest("button.delete");
+  if (!button) return;
+  const { version, name, status: label } = button.dataset;
+  const asked = await confirmInPage({
+    title: "Delete this version?",
+    text: `${name} (${label.toLowerCase()}) and its files are deleted; this cannot be undone.`,
+    keep: "Keep it",
+    go: "Delete the version",
+  });
+  if (!asked) return;
+  button.disabled = true;
+  try {
+    await api(url("modelDiscard", { pk: version }), { method: "POST" });
+    button.closest("tr").remove();
+    status.className = "status";
+    status.textContent = `Deleted ${name}.`;
+  } catch (error) {
+    showError(error);
     button.disabled = false;
   }
 });
