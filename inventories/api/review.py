@@ -10,14 +10,22 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.urls import path
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
-from inventories.api.serializers import LandslideChangeSerializer, LandslideSerializer
+from inventories.api.serializers.landslides import LandslideChangeSerializer
+from inventories.api.serializers.review import (
+    AssignSerializer,
+    DecisionOutSerializer,
+    DecisionSerializer,
+    PromoteSerializer,
+    RevertSerializer,
+    ReviewedLandslideSerializer,
+    ReviewItemSerializer,
+    VersionSerializer,
+)
 from inventories.errors import InvalidInput, NotFound
-from inventories.models import Inventory, Landslide, ReviewAssignment, ReviewDecision
+from inventories.models import Inventory, Landslide, ReviewAssignment
 from inventories.permissions import Action
 from inventories.selectors.landslides import landslide_history
 from inventories.selectors.projects import inventory_get, projects_for_user, require
@@ -30,77 +38,6 @@ from inventories.selectors.review import (
 )
 from inventories.services import review as services
 from inventories.services.geometry import geometry_from_geojson
-
-
-class ReviewItemSerializer(GeoFeatureModelSerializer):
-    uncertainty = serializers.FloatField(read_only=True, allow_null=True)
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-
-    class Meta:
-        model = Landslide
-        geo_field = "geometry"
-        fields = [
-            "id",
-            "inventory",
-            "area_m2",
-            "landslide_type",
-            "confidence",
-            "uncertainty",
-            "review_state",
-            "version",
-            "updated_by",
-            "updated_at",
-        ]
-        read_only_fields = fields
-
-
-class ReviewedLandslideSerializer(LandslideSerializer):
-    """A landslide as a decision answers it: with who changed it last, as the queue has.
-
-    The review page shows "Last changed by" from these fields; without them
-    a polygon just decided would still show its creator (the model).
-    """
-
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-
-    class Meta(LandslideSerializer.Meta):
-        fields = [*LandslideSerializer.Meta.fields, "updated_by"]
-        read_only_fields = fields
-
-
-class DecisionSerializer(serializers.Serializer):
-    decision = serializers.ChoiceField(choices=ReviewDecision.Decision.choices)
-    version = serializers.IntegerField(min_value=1)
-    geometry = serializers.JSONField(required=False)
-    round = serializers.IntegerField(min_value=1, max_value=2, default=1)
-
-
-class VersionSerializer(serializers.Serializer):
-    version = serializers.IntegerField(min_value=1)
-
-
-class RevertSerializer(VersionSerializer):
-    to_version = serializers.IntegerField(min_value=1)
-
-
-class PromoteSerializer(serializers.Serializer):
-    reference = serializers.IntegerField(required=False)
-    name = serializers.CharField(required=False, max_length=200)
-
-
-class AssignSerializer(serializers.Serializer):
-    reviewers = serializers.ListField(child=serializers.CharField(), min_length=1)
-    by = serializers.ChoiceField(choices=["count", "area"], default="count")
-    round = serializers.IntegerField(min_value=1, max_value=2, default=1)
-
-
-class DecisionOutSerializer(serializers.ModelSerializer):
-    reviewer = serializers.SlugRelatedField(slug_field="username", read_only=True)
-
-    class Meta:
-        model = ReviewDecision
-        fields = ["id", "round", "decision", "version", "current", "reviewer", "at"]
-        read_only_fields = fields
 
 
 class ReviewView(APIView):

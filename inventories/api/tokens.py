@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from inventories.api.serializers.tokens import ApiTokenSerializer, TokenRequestSerializer
 from inventories.services.api_tokens import api_token_get, api_token_renew
-
-_TokenAnswer = inline_serializer("ApiToken", {"token": serializers.CharField()})
-
-
-class TokenRequestSerializer(serializers.Serializer):
-    renew = serializers.BooleanField(default=False)
 
 
 class MyTokenView(APIView):
@@ -21,7 +15,7 @@ class MyTokenView(APIView):
 
     @extend_schema(
         request=TokenRequestSerializer,
-        responses={200: _TokenAnswer},
+        responses={200: ApiTokenSerializer},
         summary="Your API token (renew: true replaces it, cutting off the old one)",
     )
     def post(self, request):
