@@ -13,9 +13,9 @@ from inventories.api.base import ProjectScopedViewSet
 from inventories.api.serializers.jobs import JobSerializer
 from inventories.api.serializers.models import (
     ModelVersionSerializer,
-    PredictionRequestSerializer,
-    PretrainingRequestSerializer,
-    TrainingRequestSerializer,
+    PredictionStartSerializer,
+    PretrainingStartSerializer,
+    TrainingStartSerializer,
 )
 from inventories.errors import InvalidInput
 from inventories.models import ModelVersion, Project
@@ -37,9 +37,9 @@ class ModelVersionViewSet(
     def perform_destroy(self, instance):
         model_delete(version=instance, user=self.request.user)
 
-    @extend_schema(request=TrainingRequestSerializer, responses={202: JobSerializer})
+    @extend_schema(request=TrainingStartSerializer, responses={202: JobSerializer})
     def create(self, request):
-        serializer = TrainingRequestSerializer(data=request.data)
+        serializer = TrainingStartSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         project: Project = project_get(user=request.user, pk=data["project"], action=Action.MANAGE)
@@ -56,11 +56,11 @@ class ModelVersionViewSet(
         )
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=PretrainingRequestSerializer, responses={202: JobSerializer})
+    @extend_schema(request=PretrainingStartSerializer, responses={202: JobSerializer})
     @action(detail=False, methods=["post"])
     def pretrain(self, request):
         """Pretrain a network on the project's unlabelled imagery (masked or denoising)."""
-        serializer = PretrainingRequestSerializer(data=request.data)
+        serializer = PretrainingStartSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         project: Project = project_get(user=request.user, pk=data["project"], action=Action.MANAGE)
@@ -88,12 +88,12 @@ class ModelVersionViewSet(
         job = model_retrain(parent=self.get_object(), user=request.user)
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=PredictionRequestSerializer, responses={202: JobSerializer})
+    @extend_schema(request=PredictionStartSerializer, responses={202: JobSerializer})
     @action(detail=True, methods=["post"])
     def predict(self, request, pk=None):
         version = self.get_object()
         self.require(version, Action.MANAGE)
-        serializer = PredictionRequestSerializer(data=request.data)
+        serializer = PredictionStartSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         job = prediction_start(

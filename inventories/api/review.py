@@ -15,14 +15,14 @@ from rest_framework.views import APIView
 
 from inventories.api.serializers.landslides import LandslideChangeSerializer
 from inventories.api.serializers.review import (
-    AssignSerializer,
-    DecisionOutSerializer,
-    DecisionSerializer,
-    PromoteSerializer,
-    RevertSerializer,
+    ReviewAssignSerializer,
+    ReviewDecideSerializer,
+    ReviewDecisionSerializer,
     ReviewedLandslideSerializer,
     ReviewItemSerializer,
-    VersionSerializer,
+    ReviewPromoteSerializer,
+    ReviewReopenSerializer,
+    ReviewRevertSerializer,
 )
 from inventories.errors import InvalidInput, NotFound
 from inventories.models import Inventory, Landslide, ReviewAssignment
@@ -133,10 +133,10 @@ class QueueView(ReviewView):
 
 
 class DecideView(ReviewView):
-    @extend_schema(request=DecisionSerializer)
+    @extend_schema(request=ReviewDecideSerializer)
     def post(self, request, inventory_pk, pk):
         landslide = self.landslide()
-        data = self.valid(DecisionSerializer)
+        data = self.valid(ReviewDecideSerializer)
         geometry = data.get("geometry")
         landslide = services.review_decide(
             landslide=landslide,
@@ -150,10 +150,10 @@ class DecideView(ReviewView):
 
 
 class ResolveView(ReviewView):
-    @extend_schema(request=DecisionSerializer)
+    @extend_schema(request=ReviewDecideSerializer)
     def post(self, request, inventory_pk, pk):
         landslide = self.landslide()
-        data = self.valid(DecisionSerializer)
+        data = self.valid(ReviewDecideSerializer)
         geometry = data.get("geometry")
         landslide = services.review_resolve(
             landslide=landslide,
@@ -166,10 +166,10 @@ class ResolveView(ReviewView):
 
 
 class ReopenView(ReviewView):
-    @extend_schema(request=VersionSerializer)
+    @extend_schema(request=ReviewReopenSerializer)
     def post(self, request, inventory_pk, pk):
         landslide = self.landslide()
-        data = self.valid(VersionSerializer)
+        data = self.valid(ReviewReopenSerializer)
         landslide = services.review_reopen(
             landslide=landslide, version=data["version"], user=request.user
         )
@@ -184,16 +184,16 @@ class HistoryView(ReviewView):
         return Response(
             {
                 "versions": LandslideChangeSerializer(changes, many=True).data,
-                "decisions": DecisionOutSerializer(decisions, many=True).data,
+                "decisions": ReviewDecisionSerializer(decisions, many=True).data,
             }
         )
 
 
 class RevertView(ReviewView):
-    @extend_schema(request=RevertSerializer)
+    @extend_schema(request=ReviewRevertSerializer)
     def post(self, request, inventory_pk, pk):
         landslide = self.landslide()
-        data = self.valid(RevertSerializer)
+        data = self.valid(ReviewRevertSerializer)
         landslide = services.review_revert(
             landslide=landslide,
             to_version=data["to_version"],
@@ -206,10 +206,10 @@ class RevertView(ReviewView):
 class PromoteView(ReviewView):
     """Copy accepted and edited polygons into a reference inventory (given, or new by name)."""
 
-    @extend_schema(request=PromoteSerializer)
+    @extend_schema(request=ReviewPromoteSerializer)
     def post(self, request, inventory_pk):
         predicted = self.inventory()
-        data = self.valid(PromoteSerializer)
+        data = self.valid(ReviewPromoteSerializer)
         if data.get("reference"):
             reference = Inventory.objects.filter(
                 project__in=projects_for_user(request.user), pk=data["reference"]
@@ -238,11 +238,11 @@ class AssignmentsView(ReviewView):
         inventory = self.inventory()
         return Response(_assignments(inventory))
 
-    @extend_schema(request=AssignSerializer)
+    @extend_schema(request=ReviewAssignSerializer)
     def post(self, request, inventory_pk):
         inventory = self.inventory()
         require(request.user, inventory.project, Action.MANAGE)
-        data = self.valid(AssignSerializer)
+        data = self.valid(ReviewAssignSerializer)
         reviewers = [_user(inventory.project, name) for name in data["reviewers"]]
         services.review_assign(
             inventory=inventory,

@@ -40,7 +40,7 @@ class LandslideWriteSerializer(serializers.Serializer):
     notes = serializers.CharField(required=False, allow_blank=True)
 
 
-class MergePieceSerializer(serializers.Serializer):
+class LandslideMergePieceSerializer(serializers.Serializer):
     id = serializers.IntegerField(min_value=1)
     version = serializers.IntegerField(min_value=1)
 
@@ -48,7 +48,7 @@ class MergePieceSerializer(serializers.Serializer):
 class LandslideMergeSerializer(serializers.Serializer):
     """Input for a merge: each landslide with the version the caller read."""
 
-    landslides = MergePieceSerializer(many=True, allow_empty=False)
+    landslides = LandslideMergePieceSerializer(many=True, allow_empty=False)
 
 
 class LandslideChangeSerializer(serializers.ModelSerializer):

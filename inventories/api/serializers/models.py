@@ -35,7 +35,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class TrainingRequestSerializer(serializers.Serializer):
+class TrainingStartSerializer(serializers.Serializer):
     project = serializers.IntegerField()
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     arch = serializers.CharField(default="unet")
@@ -58,7 +58,7 @@ class TrainingRequestSerializer(serializers.Serializer):
     )
 
 
-class PretrainingRequestSerializer(serializers.Serializer):
+class PretrainingStartSerializer(serializers.Serializer):
     project = serializers.IntegerField()
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     arch = serializers.CharField(default="unet")
@@ -76,7 +76,7 @@ class PretrainingRequestSerializer(serializers.Serializer):
     )
 
 
-class PredictionRequestSerializer(serializers.Serializer):
+class PredictionStartSerializer(serializers.Serializer):
     scenes = serializers.ListField(
         child=serializers.IntegerField(),
         min_length=1,

@@ -45,33 +45,34 @@ class ReviewedLandslideSerializer(LandslideSerializer):
         read_only_fields = fields
 
 
-class DecisionSerializer(serializers.Serializer):
+class ReviewDecideSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=ReviewDecision.Decision.choices)
     version = serializers.IntegerField(min_value=1)
     geometry = serializers.JSONField(required=False)
     round = serializers.IntegerField(min_value=1, max_value=2, default=1)
 
 
-class VersionSerializer(serializers.Serializer):
+class ReviewReopenSerializer(serializers.Serializer):
     version = serializers.IntegerField(min_value=1)
 
 
-class RevertSerializer(VersionSerializer):
+class ReviewRevertSerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1)
     to_version = serializers.IntegerField(min_value=1)
 
 
-class PromoteSerializer(serializers.Serializer):
+class ReviewPromoteSerializer(serializers.Serializer):
     reference = serializers.IntegerField(required=False)
     name = serializers.CharField(required=False, max_length=200)
 
 
-class AssignSerializer(serializers.Serializer):
+class ReviewAssignSerializer(serializers.Serializer):
     reviewers = serializers.ListField(child=serializers.CharField(), min_length=1)
     by = serializers.ChoiceField(choices=["count", "area"], default="count")
     round = serializers.IntegerField(min_value=1, max_value=2, default=1)
 
 
-class DecisionOutSerializer(serializers.ModelSerializer):
+class ReviewDecisionSerializer(serializers.ModelSerializer):
     reviewer = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 
-class TokenRequestSerializer(serializers.Serializer):
+class ApiTokenGetSerializer(serializers.Serializer):
     renew = serializers.BooleanField(default=False)
 
 
