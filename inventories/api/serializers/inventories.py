@@ -13,20 +13,7 @@ class InventorySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Inventory
-        fields = [
-            "id",
-            "project",
-            "name",
-            "kind",
-            "status",
-            "description",
-            "source_filename",
-            "source_format",
-            "source_crs",
-            "model_version",
-            "created_at",
-            "landslide_count",
-        ]
+        # Set by an import, a prediction or the database: shown, never edited through the API.
         read_only_fields = [
             "source_filename",
             "source_format",
@@ -35,6 +22,7 @@ class InventorySerializer(serializers.ModelSerializer):
             "created_at",
             "landslide_count",
         ]
+        fields = ["id", "project", "name", "kind", "status", "description", *read_only_fields]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
