@@ -7,7 +7,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inventories.api.base import ProjectScopedViewSet
-from inventories.api.serializers import JobSerializer, SceneSerializer, SceneUploadSerializer
+from inventories.api.serializers.imagery import SceneSerializer, SceneUploadSerializer
+from inventories.api.serializers.jobs import JobSerializer
 from inventories.models import Scene
 from inventories.permissions import Action
 from inventories.selectors.projects import project_get

@@ -14,11 +14,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inventories.api.base import ProjectScopedViewSet
-from inventories.api.serializers import (
-    InventorySerializer,
-    InventoryUploadSerializer,
-    JobSerializer,
-)
+from inventories.api.serializers.inventories import InventorySerializer, InventoryUploadSerializer
+from inventories.api.serializers.jobs import JobSerializer
 from inventories.models import Inventory
 from inventories.permissions import Action
 from inventories.selectors.projects import project_get

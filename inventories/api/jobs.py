@@ -8,7 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from inventories.api.base import ProjectScopedViewSet
-from inventories.api.serializers import JobSerializer
+from inventories.api.serializers.jobs import JobSerializer
 from inventories.models import Job
 from inventories.services.exports import export_download
 from inventories.services.jobs import job_cancel

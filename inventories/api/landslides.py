@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework_gis.pagination import GeoJsonPagination
 
 from inventories.api.base import ProjectScopedViewSet
-from inventories.api.serializers import (
+from inventories.api.serializers.landslides import (
     LandslideChangeSerializer,
     LandslideMergeSerializer,
     LandslideSerializer,

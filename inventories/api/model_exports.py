@@ -14,7 +14,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from inventories.api.serializers import JobSerializer
+from inventories.api.serializers.jobs import JobSerializer
 from inventories.errors import NotFound
 from inventories.models import ModelVersion
 from inventories.selectors.projects import projects_for_user

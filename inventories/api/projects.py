@@ -5,7 +5,7 @@ from rest_framework import mixins, status
 from rest_framework.response import Response
 
 from inventories.api.base import ProjectScopedViewSet
-from inventories.api.serializers import MembershipSerializer, ProjectSerializer
+from inventories.api.serializers.projects import MembershipSerializer, ProjectSerializer
 from inventories.models import Membership, Project
 from inventories.permissions import Action
 from inventories.selectors.projects import project_get, projects_for_user

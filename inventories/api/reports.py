@@ -7,24 +7,26 @@ each URL here and finds nothing in the list.
 from __future__ import annotations
 
 from django.http import FileResponse, JsonResponse
-from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, status
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 
 from inventories.api.base import ProjectScopedViewSet
-from inventories.api.serializers import JobSerializer
-from inventories.models import AccuracyReport, MappedExtent
+from inventories.api.serializers.jobs import JobSerializer
+from inventories.api.serializers.reports import (
+    ReportDetailSerializer,
+    ReportSerializer,
+    ReportStartSerializer,
+)
+from inventories.models import AccuracyReport
 from inventories.selectors.landslides import parse_bbox
 from inventories.selectors.reports import (
-    LAYERS,
     REPORT_FILES,
     inventory_for_report,
     report_file,
-    report_files,
     report_layer,
 )
 from inventories.services.reports import report_delete, report_start
@@ -40,83 +42,6 @@ class _AnyAccept(BaseContentNegotiation):
 
     def select_renderer(self, request, renderers, format_suffix=None):
         return renderers[0], renderers[0].media_type
-
-
-class ReportSerializer(serializers.ModelSerializer):
-    """A report with its headline figures and the URLs of its files and layers."""
-
-    predicted_name = serializers.CharField(source="predicted.name", read_only=True)
-    reference_name = serializers.CharField(source="reference.name", read_only=True)
-    model_version = serializers.SerializerMethodField()
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    headline = serializers.SerializerMethodField()
-    files = serializers.SerializerMethodField()
-    layers = serializers.SerializerMethodField()
-
-    class Meta:
-        model = AccuracyReport
-        fields = [
-            "id",
-            "project",
-            "name",
-            "predicted",
-            "predicted_name",
-            "reference",
-            "reference_name",
-            "model_version",
-            "iou_threshold",
-            "headline",
-            "files",
-            "layers",
-            "created_by",
-            "created_at",
-        ]
-        read_only_fields = fields
-
-    def get_model_version(self, report) -> str | None:
-        version = report.predicted.model_version
-        return version.name if version else None
-
-    def get_headline(self, report) -> dict:
-        f = report.figures
-        return {
-            "pixel_f1": f.get("pixel", {}).get("f1"),
-            "pixel_iou": f.get("pixel", {}).get("iou"),
-            "object_f1": f.get("objects", {}).get("f1"),
-            "average_precision": (f.get("probability") or {}).get("average_precision"),
-        }
-
-    def get_files(self, report) -> dict[str, str]:
-        return {
-            name: reverse("report-file", args=[report.pk, name])
-            for name in report_files(report=report)
-        }
-
-    def get_layers(self, report) -> dict[str, str]:
-        return {name: reverse("report-layer", args=[report.pk, name]) for name in LAYERS}
-
-
-class ReportDetailSerializer(ReportSerializer):
-    class Meta(ReportSerializer.Meta):
-        fields = [*ReportSerializer.Meta.fields, "evaluation_area", "figures"]
-        read_only_fields = fields
-
-
-class ReportStartSerializer(serializers.Serializer):
-    predicted = serializers.IntegerField(help_text="The inventory evaluated (the prediction).")
-    reference = serializers.IntegerField(help_text="The inventory taken as the truth.")
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    splits = serializers.ListField(
-        child=serializers.CharField(max_length=20),
-        required=False,
-        allow_empty=True,
-        help_text="Evaluate over the reference's mapped extents of these splits: "
-        f"{', '.join(MappedExtent.Split.values)} (default test).",
-    )
-    area = serializers.JSONField(
-        required=False, allow_null=True, help_text="Or a GeoJSON polygon (lon/lat) to evaluate in."
-    )
-    iou_threshold = serializers.FloatField(default=0.5, min_value=0.0, max_value=1.0)
 
 
 class ReportViewSet(

@@ -10,14 +10,22 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.urls import path
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
-from inventories.api.serializers import LandslideChangeSerializer, LandslideSerializer
+from inventories.api.serializers.landslides import LandslideChangeSerializer
+from inventories.api.serializers.review import (
+    ReviewAssignSerializer,
+    ReviewDecideSerializer,
+    ReviewDecisionSerializer,
+    ReviewedLandslideSerializer,
+    ReviewItemSerializer,
+    ReviewPromoteSerializer,
+    ReviewReopenSerializer,
+    ReviewRevertSerializer,
+)
 from inventories.errors import InvalidInput, NotFound
-from inventories.models import Inventory, Landslide, ReviewAssignment, ReviewDecision
+from inventories.models import Inventory, Landslide, ReviewAssignment
 from inventories.permissions import Action
 from inventories.selectors.landslides import landslide_history
 from inventories.selectors.projects import inventory_get, projects_for_user, require
@@ -30,77 +38,6 @@ from inventories.selectors.review import (
 )
 from inventories.services import review as services
 from inventories.services.geometry import geometry_from_geojson
-
-
-class ReviewItemSerializer(GeoFeatureModelSerializer):
-    uncertainty = serializers.FloatField(read_only=True, allow_null=True)
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-
-    class Meta:
-        model = Landslide
-        geo_field = "geometry"
-        fields = [
-            "id",
-            "inventory",
-            "area_m2",
-            "landslide_type",
-            "confidence",
-            "uncertainty",
-            "review_state",
-            "version",
-            "updated_by",
-            "updated_at",
-        ]
-        read_only_fields = fields
-
-
-class ReviewedLandslideSerializer(LandslideSerializer):
-    """A landslide as a decision answers it: with who changed it last, as the queue has.
-
-    The review page shows "Last changed by" from these fields; without them
-    a polygon just decided would still show its creator (the model).
-    """
-
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-
-    class Meta(LandslideSerializer.Meta):
-        fields = [*LandslideSerializer.Meta.fields, "updated_by"]
-        read_only_fields = fields
-
-
-class DecisionSerializer(serializers.Serializer):
-    decision = serializers.ChoiceField(choices=ReviewDecision.Decision.choices)
-    version = serializers.IntegerField(min_value=1)
-    geometry = serializers.JSONField(required=False)
-    round = serializers.IntegerField(min_value=1, max_value=2, default=1)
-
-
-class VersionSerializer(serializers.Serializer):
-    version = serializers.IntegerField(min_value=1)
-
-
-class RevertSerializer(VersionSerializer):
-    to_version = serializers.IntegerField(min_value=1)
-
-
-class PromoteSerializer(serializers.Serializer):
-    reference = serializers.IntegerField(required=False)
-    name = serializers.CharField(required=False, max_length=200)
-
-
-class AssignSerializer(serializers.Serializer):
-    reviewers = serializers.ListField(child=serializers.CharField(), min_length=1)
-    by = serializers.ChoiceField(choices=["count", "area"], default="count")
-    round = serializers.IntegerField(min_value=1, max_value=2, default=1)
-
-
-class DecisionOutSerializer(serializers.ModelSerializer):
-    reviewer = serializers.SlugRelatedField(slug_field="username", read_only=True)
-
-    class Meta:
-        model = ReviewDecision
-        fields = ["id", "round", "decision", "version", "current", "reviewer", "at"]
-        read_only_fields = fields
 
 
 class ReviewView(APIView):
@@ -196,10 +133,10 @@ class QueueView(ReviewView):
 
 
 class DecideView(ReviewView):
-    @extend_schema(request=DecisionSerializer)
+    @extend_schema(request=ReviewDecideSerializer)
     def post(self, request, inventory_pk, pk):
         landslide = self.landslide()
-        data = self.valid(DecisionSerializer)
+        data = self.valid(ReviewDecideSerializer)
         geometry = data.get("geometry")
         landslide = services.review_decide(
             landslide=landslide,
@@ -213,10 +150,10 @@ class DecideView(ReviewView):
 
 
 class ResolveView(ReviewView):
-    @extend_schema(request=DecisionSerializer)
+    @extend_schema(request=ReviewDecideSerializer)
     def post(self, request, inventory_pk, pk):
         landslide = self.landslide()
-        data = self.valid(DecisionSerializer)
+        data = self.valid(ReviewDecideSerializer)
         geometry = data.get("geometry")
         landslide = services.review_resolve(
             landslide=landslide,
@@ -229,10 +166,10 @@ class ResolveView(ReviewView):
 
 
 class ReopenView(ReviewView):
-    @extend_schema(request=VersionSerializer)
+    @extend_schema(request=ReviewReopenSerializer)
     def post(self, request, inventory_pk, pk):
         landslide = self.landslide()
-        data = self.valid(VersionSerializer)
+        data = self.valid(ReviewReopenSerializer)
         landslide = services.review_reopen(
             landslide=landslide, version=data["version"], user=request.user
         )
@@ -247,16 +184,16 @@ class HistoryView(ReviewView):
         return Response(
             {
                 "versions": LandslideChangeSerializer(changes, many=True).data,
-                "decisions": DecisionOutSerializer(decisions, many=True).data,
+                "decisions": ReviewDecisionSerializer(decisions, many=True).data,
             }
         )
 
 
 class RevertView(ReviewView):
-    @extend_schema(request=RevertSerializer)
+    @extend_schema(request=ReviewRevertSerializer)
     def post(self, request, inventory_pk, pk):
         landslide = self.landslide()
-        data = self.valid(RevertSerializer)
+        data = self.valid(ReviewRevertSerializer)
         landslide = services.review_revert(
             landslide=landslide,
             to_version=data["to_version"],
@@ -269,10 +206,10 @@ class RevertView(ReviewView):
 class PromoteView(ReviewView):
     """Copy accepted and edited polygons into a reference inventory (given, or new by name)."""
 
-    @extend_schema(request=PromoteSerializer)
+    @extend_schema(request=ReviewPromoteSerializer)
     def post(self, request, inventory_pk):
         predicted = self.inventory()
-        data = self.valid(PromoteSerializer)
+        data = self.valid(ReviewPromoteSerializer)
         if data.get("reference"):
             reference = Inventory.objects.filter(
                 project__in=projects_for_user(request.user), pk=data["reference"]
@@ -301,11 +238,11 @@ class AssignmentsView(ReviewView):
         inventory = self.inventory()
         return Response(_assignments(inventory))
 
-    @extend_schema(request=AssignSerializer)
+    @extend_schema(request=ReviewAssignSerializer)
     def post(self, request, inventory_pk):
         inventory = self.inventory()
         require(request.user, inventory.project, Action.MANAGE)
-        data = self.valid(AssignSerializer)
+        data = self.valid(ReviewAssignSerializer)
         reviewers = [_user(inventory.project, name) for name in data["reviewers"]]
         services.review_assign(
             inventory=inventory,

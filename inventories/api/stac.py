@@ -13,16 +13,16 @@ from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from inventories.api.serializers import JobSerializer
+from inventories.api.serializers.jobs import JobSerializer
+from inventories.api.serializers.stac import StacImportSerializer
 from inventories.api.tiles import _IgnoreAccept
 from inventories.errors import InvalidInput
-from inventories.models import Scene
 from inventories.permissions import Action
 from inventories.selectors import stac
 from inventories.selectors.gis_tiles import scene_get
@@ -79,17 +79,6 @@ class SceneCogView(APIView):
         return FileResponse(
             scene.path.open("rb"), as_attachment=True, filename=name, content_type=COG_TYPE
         )
-
-
-class StacImportSerializer(serializers.Serializer):
-    """A STAC Item or ItemCollection: uploaded as a file, or as JSON in `document`."""
-
-    file = serializers.FileField(required=False)
-    document = serializers.JSONField(required=False)
-    kind = serializers.ChoiceField(
-        choices=[Scene.Kind.OPTICAL, Scene.Kind.DEM], default=Scene.Kind.OPTICAL
-    )
-    phase = serializers.ChoiceField(choices=Scene.Phase.choices, default=Scene.Phase.POST)
 
 
 MAX_STAC_BYTES = 10 * 1024**2
