@@ -76,6 +76,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "probe found it faster and as exact as the stored map)",
     )
     parser.add_argument(
+        "--runtime",
+        choices=("torch", "onnxruntime"),
+        help="what runs the network on the CPU (default: PyTorch, or ONNX Runtime where a "
+        "long prediction's probe found it faster here)",
+    )
+    parser.add_argument(
         "--chip-size", type=int, metavar="N", help="chip side in pixels (default: as trained)"
     )
     parser.add_argument(
@@ -107,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         block_size=args.block_size,
         device=args.device,
         tta=args.tta,
+        runtime=args.runtime,
     )
     progress = _Progress()
     result = predict_scene(

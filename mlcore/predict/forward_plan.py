@@ -18,6 +18,15 @@ probabilities stay within two steps of the stored map (2/254) of float32's.
 On CUDA the rule is batch 16 in channels_last (with autocast, see
 InferenceConfig.amp).
 
+ONNX Runtime is the other contender on a CPU (`mlcore.predict.onnx_forward`):
+on a CPU without native bfloat16 it ran the recipe's U-Net 1.6x faster than
+PyTorch's best. Trying it needs the model exported (about 20 s, once), so
+`try_onnxruntime` runs only when a scene's forward work would take longer
+than `ONNX_WORTH_S` with PyTorch (a demo scene on the recipe's 2 m grid
+takes seconds); it is kept when at least `ONNX_MIN_GAIN` faster and within
+2/254 of PyTorch's float32 probabilities, and the answer joins the stored
+plan, so the question is asked once per machine and model.
+
 Whatever the user sets (`InferenceConfig.batch_size`, `.channels_last`,
 `.amp`; the CLI's `--batch-size`, `--channels-last`, `--amp`) is used as given; what is left
 open comes from the rule or the (cached) probe.
@@ -30,9 +39,10 @@ import json
 import os
 import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from mlcore.atomic import write_atomic
@@ -47,6 +57,10 @@ PROBE_SECONDS = 0.3
 # map's step is 1/254), to be chosen.
 BF16_MIN_GAIN = 1.15
 BF16_MAX_DIFF = 2 / 254
+ONNX_MIN_GAIN = 1.15
+# PyTorch forward seconds a prediction must need before an ONNX export is worth timing.
+ONNX_WORTH_S = 60.0
+RUNTIMES = ("torch", "onnxruntime")
 
 
 @dataclass(frozen=True)
@@ -58,6 +72,8 @@ class ForwardPlan:
     source: str  # "given", "rule", "probe" or "cached probe"
     chips_per_s: float | None = None
     bf16: bool = False  # bfloat16 autocast on a CPU that computes it natively
+    runtime: str = "torch"  # or "onnxruntime" (CPU only)
+    onnx_checked: bool = False  # whether ONNX Runtime was timed against this plan
 
 
 def forward_plan(
@@ -146,8 +162,13 @@ def probe(
         assert best is not None
         rate, batch, channels_last = best
         model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-        if cpu_has_bf16() and _bf16_faster_and_close(model, device, in_channels, chip_size, best):
-            return ForwardPlan(batch, channels_last, "probe", chips_per_s=rate, bf16=True)
+        bf16_rate = (
+            _bf16_rate_if_better(model, device, in_channels, chip_size, best)
+            if cpu_has_bf16()
+            else None
+        )
+        if bf16_rate is not None:
+            return ForwardPlan(batch, channels_last, "probe", chips_per_s=bf16_rate, bf16=True)
     finally:
         model.to(
             memory_format=torch.channels_last if was_channels_last else torch.contiguous_format
@@ -155,11 +176,11 @@ def probe(
     return ForwardPlan(batch, channels_last, "probe", chips_per_s=rate)
 
 
-def _bf16_faster_and_close(
+def _bf16_rate_if_better(
     model: torch.nn.Module, device: torch.device, in_channels: int, chip_size: int, best: tuple
-) -> bool:
-    """bfloat16 autocast at the best float32 configuration: kept only if at least
-    `BF16_MIN_GAIN` faster and its probabilities within `BF16_MAX_DIFF` of float32's."""
+) -> float | None:
+    """Chips per second under bfloat16 autocast at the best float32 configuration, when at
+    least `BF16_MIN_GAIN` faster and its probabilities within `BF16_MAX_DIFF` of float32's."""
     rate, batch, channels_last = best
     x = torch.rand(batch, in_channels, chip_size, chip_size, device=device)
     if channels_last:
@@ -169,7 +190,54 @@ def _bf16_faster_and_close(
         low = torch.sigmoid(model(x).float())
         seconds = _seconds_per_forward(model, x)
     close = float((low - exact).abs().max()) <= BF16_MAX_DIFF
-    return close and batch / seconds >= BF16_MIN_GAIN * rate
+    return batch / seconds if close and batch / seconds >= BF16_MIN_GAIN * rate else None
+
+
+@torch.inference_mode()
+def try_onnxruntime(
+    plan: ForwardPlan,
+    model: torch.nn.Module,
+    *,
+    in_channels: int,
+    chip_size: int,
+    model_dir: Path,
+    sha256: str,
+) -> ForwardPlan:
+    """The plan, switched to ONNX Runtime where that is faster here, and stored either way.
+
+    Timed at the plan's batch size in CPU time, as the probe times PyTorch,
+    against the plan's own rate. A model that cannot be exported keeps PyTorch.
+    """
+    from mlcore.errors import MlcoreError
+    from mlcore.predict.onnx_forward import OnnxForward, forward_file
+
+    checked = replace(plan, onnx_checked=True)
+    try:
+        runtime = OnnxForward(forward_file(model_dir, sha256), torch.get_num_threads())
+    except MlcoreError:
+        _store(model_dir, _machine_key(torch.device("cpu"), chip_size), checked)
+        return checked
+    x = torch.rand(plan.batch_size, in_channels, chip_size, chip_size)
+    exact = torch.sigmoid(model(x)[:, 0].float()).numpy()
+    batch = x.numpy()
+    close = float(np.abs(runtime(batch) - exact).max()) <= BF16_MAX_DIFF
+    rate = plan.batch_size / _seconds_per_call(lambda: runtime(batch))
+    if close and rate >= ONNX_MIN_GAIN * (plan.chips_per_s or 0.0):
+        checked = replace(checked, runtime="onnxruntime", chips_per_s=rate, bf16=False)
+    _store(model_dir, _machine_key(torch.device("cpu"), chip_size), checked)
+    return checked
+
+
+def _seconds_per_call(call, cuda: bool = False) -> float:
+    """Seconds one call takes, timed as `_seconds_per_forward` does."""
+    clock = time.perf_counter if cuda else time.process_time
+    done, start = 0, clock()
+    while done < 2 or clock() - start < PROBE_SECONDS:
+        call()
+        if cuda:
+            torch.cuda.synchronize()
+        done += 1
+    return (clock() - start) / done
 
 
 def _seconds_per_forward(model: torch.nn.Module, x: torch.Tensor) -> float:
@@ -180,14 +248,7 @@ def _seconds_per_forward(model: torch.nn.Module, x: torch.Tensor) -> float:
     is always interrupted. The CPU time this process spends (all its threads)
     is the work the configuration costs, whatever the load.
     """
-    clock = time.perf_counter if x.is_cuda else time.process_time
-    done, start = 0, clock()
-    while done < 2 or clock() - start < PROBE_SECONDS:
-        model(x)
-        if x.is_cuda:
-            torch.cuda.synchronize()
-        done += 1
-    return (clock() - start) / done
+    return _seconds_per_call(lambda: model(x), cuda=x.is_cuda)
 
 
 def _is_channels_last(model: torch.nn.Module) -> bool:
@@ -225,6 +286,8 @@ def _read_cached(model_dir: Path | None, key: str) -> ForwardPlan | None:
             "cached probe",
             chips_per_s=float(entry["chips_per_s"]),
             bf16=bool(entry.get("bf16", False)),
+            runtime=entry.get("runtime", "torch") if entry.get("runtime") in RUNTIMES else "torch",
+            onnx_checked=bool(entry.get("onnx_checked", False)),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -244,6 +307,8 @@ def _store(model_dir: Path | None, key: str, plan: ForwardPlan) -> None:
         "channels_last": plan.channels_last,
         "chips_per_s": plan.chips_per_s,
         "bf16": plan.bf16,
+        "runtime": plan.runtime,
+        "onnx_checked": plan.onnx_checked,
         "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     with contextlib.suppress(OSError):  # a plan not kept is probed again next time

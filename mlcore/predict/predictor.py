@@ -39,7 +39,15 @@ from mlcore.device import amp_dtype, resolve_device
 from mlcore.errors import Cancelled, MlcoreError
 from mlcore.modeldir.directory import load_model, read_config
 from mlcore.models.registry import INSTANCE, family_of
-from mlcore.predict.forward_plan import ForwardPlan, cpu_has_bf16, forward_plan
+from mlcore.predict.forward_plan import (
+    ONNX_WORTH_S,
+    RUNTIMES,
+    ForwardPlan,
+    cpu_has_bf16,
+    forward_plan,
+    try_onnxruntime,
+)
+from mlcore.predict.onnx_forward import OnnxForward, forward_file, onnxruntime_available
 from mlcore.predict.postprocess import Postprocess
 from mlcore.predict.probability_raster import (
     encode,
@@ -71,9 +79,10 @@ class InferenceConfig:
     """How to run a model over a scene. None means "as the model was trained" (chip size)
     or a quarter of the chip (overlap); `amp` None means mixed precision on CUDA only.
 
-    `batch_size` and `channels_last` None mean "the fastest here": a rule on
-    CUDA, a short probe cached in the model directory on the CPU (see
-    `mlcore.predict.forward_plan`); a value given is used as it is.
+    `batch_size`, `channels_last` and `runtime` None mean "the fastest here":
+    a rule on CUDA, a short probe cached in the model directory on the CPU
+    (see `mlcore.predict.forward_plan`); a value given is used as it is.
+    `runtime` "onnxruntime" runs the network in ONNX Runtime (CPU only).
     """
 
     chip_size: int | None = None
@@ -86,6 +95,7 @@ class InferenceConfig:
     # Test-time augmentation: each chip's map averaged with those of its three flips
     # (4x the network's work). None: as the model's recipe chose (config.json).
     tta: bool | None = None
+    runtime: str | None = None
 
     def resolved(self, model_chip_size: int, model_tta: bool = False) -> InferenceConfig:
         """Concrete sizes, checked; a bad value is an MlcoreError that says which."""
@@ -94,6 +104,10 @@ class InferenceConfig:
         check_tiling(chip, overlap, self.block_size)
         if self.batch_size is not None and self.batch_size < 1:
             raise MlcoreError(f"The batch size must be at least 1, not {self.batch_size}.")
+        if self.runtime is not None and self.runtime not in RUNTIMES:
+            raise MlcoreError(
+                f"Unknown runtime {self.runtime!r}; choose one of: {', '.join(RUNTIMES)}."
+            )
         tta = model_tta if self.tta is None else self.tta
         return replace(self, chip_size=chip, overlap=overlap, tta=tta)
 
@@ -163,6 +177,59 @@ class Predictor:
             self.model.to(memory_format=torch.channels_last)
         if self.device.type == "cpu" and self.forward_choice.bf16:
             self.amp_dtype = torch.bfloat16
+        self.onnx: OnnxForward | None = None
+        wanted = config.runtime or self.forward_choice.runtime
+        if wanted == "onnxruntime":
+            self._use_onnxruntime(given=config.runtime is not None)
+
+    def _use_onnxruntime(self, *, given: bool) -> None:
+        """Run the network in ONNX Runtime from now on (float32, the exported graph)."""
+        if self.device.type != "cpu" or self._kind == INSTANCE:
+            if not given:
+                return
+            raise MlcoreError(
+                "The onnxruntime runtime predicts mask models on the CPU; this is "
+                f"{'an instance model' if self._kind == INSTANCE else self.device.type}: "
+                "use the torch runtime."
+            )
+        sha = self.model_config["checkpoint"]["sha256"]
+        self.onnx = OnnxForward(forward_file(self.model_dir, sha), torch.get_num_threads())
+        self.amp_dtype = None
+        self.forward_choice = replace(self.forward_choice, runtime="onnxruntime")
+
+    def consider_onnxruntime(self, chips: int) -> None:
+        """Time ONNX Runtime against the plan when `chips` chips are enough work to pay for an
+        export (`ONNX_WORTH_S`), once per machine and model; a runtime given is kept."""
+        plan = self.forward_choice
+        forwards = chips * (4 if self.config.tta else 1)
+        if (
+            self.onnx is not None
+            or self.config.runtime is not None
+            or plan.source not in ("probe", "cached probe")
+            or plan.onnx_checked
+            or self.device.type != "cpu"
+            or self._kind == INSTANCE
+            or not plan.chips_per_s
+            or forwards / plan.chips_per_s < ONNX_WORTH_S
+            or not onnxruntime_available()
+        ):
+            return
+        self.forward_choice = try_onnxruntime(
+            plan,
+            self.model.to(memory_format=torch.contiguous_format),
+            in_channels=len(self.spec.ranges),
+            chip_size=int(self.config.chip_size),
+            model_dir=self.model_dir,
+            sha256=self.model_config["checkpoint"]["sha256"],
+        )
+        if plan.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        if self.forward_choice.runtime == "onnxruntime":
+            self._use_onnxruntime(given=False)
+
+    @property
+    def _kind(self) -> str:
+        return family_of(self.model_config["model"]["arch"]).kind
 
     def _forward_plan(self) -> ForwardPlan:
         """Batch size and memory format: the user's where given, else the fastest here."""
@@ -204,6 +271,8 @@ class Predictor:
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         """Probabilities (N, rows, cols) as float32 for a batch of prepared chips."""
+        if self.onnx is not None:
+            return self._forward_onnx(batch)
         if self.config.channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
         enabled = self.amp_dtype is not None
@@ -220,6 +289,15 @@ class Predictor:
             prob = torch.sigmoid(logits[:, 0].float())
             total = total + (prob.flip(dims) if dims else prob)
         return total / len(flips)
+
+    def _forward_onnx(self, batch: torch.Tensor) -> torch.Tensor:
+        x = batch.cpu().numpy()
+        flips = _FLIPS if self.config.tta else _FLIPS[:1]
+        total = np.zeros((x.shape[0], x.shape[2], x.shape[3]), np.float32)
+        for dims in flips:
+            prob = self.onnx(np.flip(x, dims) if dims else x)
+            total += np.flip(prob, dims) if dims else prob
+        return torch.from_numpy(total / len(flips))
 
     @torch.inference_mode()
     def predict(
@@ -437,6 +515,7 @@ def predict_semantic_scene(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with rasterio.Env(GDAL_CACHEMAX=_GDAL_CACHE_MB), predictor.open_scene(scene_paths) as scene:
         blocks = predictor.plan(scene)
+        predictor.consider_onnxruntime(sum(len(block.chips()) for block in blocks))
         pixels, done = scene.width * scene.height, 0
         grid = {"width": scene.width, "height": scene.height}
         grid.update(crs=scene.crs, transform=scene.transform)
