@@ -159,6 +159,7 @@ def map_layers(*, project: Project) -> dict:
                 "kind": scene.kind,
                 "phase": scene.phase,
                 "acquired_on": scene.acquired_on.isoformat() if scene.acquired_on else None,
+                "epsg": scene.epsg,
                 "bands": scene.band_names,
                 "presets": available_presets(scene.band_names, scene.kind),
                 "defaultPreset": default_preset(scene.band_names, scene.kind),
