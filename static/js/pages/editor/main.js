@@ -16,6 +16,7 @@ import { SnapGuides } from "./snapping.js";
 import { extentStyle, landslideStyle, TiledFeatures } from "../../map/tiles.js";
 import { UndoStack } from "./undo.js";
 import { bindGoTo } from "./goto.js";
+import { InViewList } from "./inview.js";
 import { url } from "../../lib/urls.js";
 
 const config = pageConfig("map-config");
@@ -48,6 +49,11 @@ const editor = new Editor({
   guides: new SnapGuides(map),
 });
 const help = new HelpOverlay();
+const inView = new InViewList({
+  map, editor, config,
+  count: document.getElementById("inview-count"),
+  rows: document.getElementById("inview-rows"),
+});
 
 // ---- inventory and visibility ----
 
@@ -61,6 +67,7 @@ function inventoryChanged() {
   if (id === null) return;
   localStorage.setItem(`scarp:inventory:${config.project.id}`, String(id));
   editor.setInventory(id);
+  inView.setInventory(id);
   tiles.landslide.show(document.getElementById("show-landslides").checked);
   tiles.extent.show(document.getElementById("show-extents").checked);
 }
@@ -95,7 +102,10 @@ function showStatus({ state, pending, retryAt }) {
   };
   statusEl.textContent = texts[state]();
   if (state === "offline") retryTicker = setInterval(() => { statusEl.textContent = texts.offline(); }, 1000);
-  if (state === "saved") editor.onQueueIdle();
+  if (state === "saved") {
+    editor.onQueueIdle();
+    inView.refresh({ total: true });
+  }
 }
 queue.addEventListener("status", (event) => showStatus(event.detail));
 statusEl.addEventListener("click", () => queue.retryNow());
@@ -158,4 +168,4 @@ document.addEventListener("click", (event) => {
 bindShortcuts((action, event) => actions[action] && actions[action](event));
 
 // For debugging in the console and for the browser tests; the page does not depend on it.
-window.scarp = { map, editor, queue, undo, imagery, tiles };
+window.scarp = { map, editor, queue, undo, imagery, tiles, inView };
