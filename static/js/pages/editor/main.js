@@ -13,7 +13,8 @@ import { Imagery } from "../../map/imagery.js";
 import { createMap } from "../../map/map.js";
 import { SaveQueue } from "./savequeue.js";
 import { SnapGuides } from "./snapping.js";
-import { extentStyle, landslideStyle, TiledFeatures } from "../../map/tiles.js";
+import { addHatchPatterns, extentStyle, landslideStyle, TiledFeatures } from "../../map/tiles.js";
+import { addLegend } from "../../map/legend.js";
 import { UndoStack } from "./undo.js";
 import { bindGoTo } from "./goto.js";
 import { InViewList } from "./inview.js";
@@ -27,6 +28,7 @@ const map = createMap(document.getElementById("map"), config);
 const swipe = new Swipe(map);
 const imagery = new Imagery(map, config, swipe);
 
+addHatchPatterns();
 map.createPane("extents").style.zIndex = 410;
 map.createPane("landslides").style.zIndex = 420;
 const tiles = {
@@ -39,6 +41,17 @@ const tiles = {
     layerName: "landslides", style: landslideStyle, pane: "landslides", onPick: (kind, id, event) => editor.pick(kind, id, event),
   }),
 };
+
+addLegend(map, [
+  {
+    title: "Landslides",
+    entries: config.choices.review_state.map(([value, label]) => ({ key: value, label, style: landslideStyle({ review_state: value }) })),
+  },
+  {
+    title: "Mapped extents",
+    entries: config.choices.split.map(([value, label]) => ({ key: value, label, style: extentStyle({ split: value }) })),
+  },
+]);
 
 const queue = new SaveQueue(`scarp:saves:v1:${config.project.id}:${config.user}`);
 const undo = new UndoStack((localId, state) => editor.applyState(localId, state));
