@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from webapp.env import database_from_url, envbool, envint
+from webapp.env import database_from_url, envbool, envint, envtileurl
 
 
 def test_envbool_refuses_a_typo(monkeypatch):
@@ -91,3 +91,21 @@ def test_make_run_listens_on_the_loopback_address_only():
     web = (scripts / "web.sh").read_text()
     binds = [line for line in web.splitlines() if "--bind" in line or "runserver" in line]
     assert binds and all('"127.0.0.1:' in line for line in binds), binds
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("tiles.example/{z}/{x}/{y}.png", "http:// or https://"),
+        ("https://tiles.example/{z}/{x}.png", "lacks {y}"),
+    ],
+)
+def test_a_basemap_url_that_could_never_load_stops_the_start(monkeypatch, value, says):
+    monkeypatch.setenv("SCARP_BASEMAP_URL", value)
+    with pytest.raises(ImproperlyConfigured, match=says):
+        envtileurl("SCARP_BASEMAP_URL")
+
+
+def test_no_basemap_url_is_no_basemap(monkeypatch):
+    monkeypatch.delenv("SCARP_BASEMAP_URL", raising=False)
+    assert envtileurl("SCARP_BASEMAP_URL") == ""

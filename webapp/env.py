@@ -36,6 +36,26 @@ def envint(name: str, default: str) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}.") from None
 
 
+def envtileurl(name: str) -> str:
+    """An XYZ tile URL template (http(s)://.../{z}/{x}/{y}.png), or "" when unset.
+
+    Checked here so a basemap that could never load stops the app at start-up,
+    not as grey squares on every map.
+    """
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return ""
+    if urlparse(value).scheme not in {"http", "https"}:
+        raise ImproperlyConfigured(f"{name} must start with http:// or https://, not {value!r}.")
+    missing = [part for part in ("{z}", "{x}", "{y}") if part not in value]
+    if missing:
+        raise ImproperlyConfigured(
+            f"{name} must hold {{z}}, {{x}} and {{y}} (an XYZ tile URL); "
+            f"{value!r} lacks {', '.join(missing)}."
+        )
+    return value
+
+
 def envlist(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from mlcore.gdal_env import apply_network_policy
-from webapp.env import database_from_url, envbool, envint, envlist, envstr
+from webapp.env import database_from_url, envbool, envint, envlist, envstr, envtileurl
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -117,6 +117,11 @@ SCARP_TILE_CACHE = envbool("SCARP_TILE_CACHE", "true")
 # turns this on; applied here so the web app and every worker start that way.
 SCARP_GDAL_ALLOW_NETWORK = envbool("SCARP_GDAL_ALLOW_NETWORK", "false")
 apply_network_policy(SCARP_GDAL_ALLOW_NETWORK)
+# An optional basemap under the imagery on the editor's and the review's maps: an XYZ
+# tile URL and its attribution (shown as text). Off by default: the demo runs offline.
+SCARP_BASEMAP_URL = envtileurl("SCARP_BASEMAP_URL")
+SCARP_BASEMAP_ATTRIBUTION = envstr("SCARP_BASEMAP_ATTRIBUTION", "")
+SCARP_BASEMAP_MAX_ZOOM = envint("SCARP_BASEMAP_MAX_ZOOM", "19")
 # STAC imports may name local files only under this folder (empty: none at all).
 SCARP_STAC_IMPORT_ROOT = envstr("SCARP_STAC_IMPORT_ROOT", "")
 # "auto" uses CUDA when present; "cuda" without one is an error, never a silent CPU run.

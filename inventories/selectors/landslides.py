@@ -10,7 +10,7 @@ from inventories.models import Inventory, Landslide, LandslideChange, MappedExte
 
 
 def parse_bbox(value: str | None) -> Polygon | None:
-    """'minlon,minlat,maxlon,maxlat' -> Polygon, or a clear error."""
+    """'minlon,minlat,maxlon,maxlat' -> Polygon, or an error that quotes what was sent."""
     if not value:
         return None
     parts = value.split(",")
@@ -18,17 +18,26 @@ def parse_bbox(value: str | None) -> Polygon | None:
         minx, miny, maxx, maxy = (float(p) for p in parts)
     except ValueError:
         raise InvalidInput(
-            "bbox must be four numbers: min longitude, min latitude, max longitude, max latitude."
+            f"bbox '{value}' must be four numbers: min longitude, min latitude, "
+            "max longitude, max latitude."
         ) from None
     if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
-        raise InvalidInput("bbox must be minlon,minlat,maxlon,maxlat within -180..180, -90..90.")
+        raise InvalidInput(
+            f"bbox '{value}' must be minlon,minlat,maxlon,maxlat within -180..180, -90..90, "
+            "the minimum below the maximum."
+        )
     return Polygon.from_bbox((minx, miny, maxx, maxy))
 
 
 def _in_bbox(queryset: QuerySet, bbox: Polygon | None) -> QuerySet:
+    """The rows whose geometry meets the box (ST_Intersects, through the GiST index).
+
+    Not only their bounding boxes: a long diagonal polygon whose box crosses the
+    view but whose outline does not is not "in view" (the map's side list, OGC's bbox).
+    """
     if bbox is not None:
         bbox.srid = 4326
-        queryset = queryset.filter(geometry__bboverlaps=bbox)
+        queryset = queryset.filter(geometry__intersects=bbox)
     return queryset.order_by("pk")
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 
+from django.conf import settings
 from django.contrib.gis.db.models import Extent
 from django.db import connection
 
@@ -159,6 +160,7 @@ def map_layers(*, project: Project) -> dict:
                 "kind": scene.kind,
                 "phase": scene.phase,
                 "acquired_on": scene.acquired_on.isoformat() if scene.acquired_on else None,
+                "epsg": scene.epsg,
                 "bands": scene.band_names,
                 "presets": available_presets(scene.band_names, scene.kind),
                 "defaultPreset": default_preset(scene.band_names, scene.kind),
@@ -176,6 +178,7 @@ def map_layers(*, project: Project) -> dict:
         "scenes": scenes,
         "inventories": inventories,
         "bounds": _project_bounds(project, scenes),
+        "basemap": _basemap(),
         "presetLabels": PRESET_LABELS,
         "colormaps": ["gray", *[c for c in SUGGESTED_COLORMAPS if c != "gray"]],
         "choices": {
@@ -184,6 +187,17 @@ def map_layers(*, project: Project) -> dict:
             "review_state": Landslide.Review.choices,
             "split": MappedExtent.Split.choices,
         },
+    }
+
+
+def _basemap() -> dict | None:
+    """The operator's XYZ basemap (SCARP_BASEMAP_URL), or None: the maps then ask no one else."""
+    if not settings.SCARP_BASEMAP_URL:
+        return None
+    return {
+        "url": settings.SCARP_BASEMAP_URL,
+        "attribution": settings.SCARP_BASEMAP_ATTRIBUTION,
+        "maxZoom": settings.SCARP_BASEMAP_MAX_ZOOM,
     }
 
 

@@ -59,7 +59,7 @@ def pages(world) -> dict[str, tuple[str, list[str]]]:
         "map": (f"/projects/{p}/map/", [named("project")]),
         "models": (f"/projects/{p}/models/", [named("model")]),
         "model": (f"/projects/{p}/models/{world.model.pk}/", [named("model")]),
-        "review": (review, [named("prediction")]),
+        "review": (review, [named("prediction"), named("reference")]),
         "dashboard": (review + "dashboard/", [named("prediction")]),
         "reports": (f"/projects/{p}/reports/", [named("report one"), named("report two")]),
         "report": (f"/projects/{p}/reports/{one.pk}/", [named("report one")]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.gis.geos import MultiPolygon, Polygon
 
 from inventories.models import Landslide, LandslideChange
 from tests.factories.rows import make_inventory, make_landslide, square
@@ -166,6 +167,41 @@ def test_bbox_returns_only_landslides_in_view_and_pages_are_bounded(api, invento
     assert len(page["features"]) == 5 and page["count"] == 12 and page["next"]
     bad = api.bob.get(url, {"bbox": "1,2,3"})
     assert bad.status_code == 400 and "four numbers" in bad.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_a_bbox_lists_the_polygons_that_meet_it_to_members_only(api, inventory):
+    """The map's side list asks for this: what the view holds, not what its box only grazes."""
+    inside = make_landslide(inventory, geometry=square(lon=98.60, lat=31.10))
+    across = make_landslide(inventory, geometry=square(lon=98.6095, lat=31.105, size=0.002))
+    make_landslide(inventory, geometry=square(lon=98.70, lat=31.10))  # east of the box
+    # A thin diagonal strip whose bounding box covers the box's corner, its outline well clear.
+    strip = Polygon(
+        (
+            (98.605, 31.125),
+            (98.625, 31.105),
+            (98.6252, 31.1052),
+            (98.6052, 31.1252),
+            (98.605, 31.125),
+        )
+    )
+    make_landslide(inventory, geometry=MultiPolygon(strip, srid=4326))
+    url = f"/api/inventories/{inventory.pk}/landslides/"
+    box = {"bbox": "98.59,31.09,98.61,31.11"}
+
+    listed = api.bob.get(url, box)
+    assert listed.status_code == 200
+    assert [f["id"] for f in listed.json()["features"]] == [inside.pk, across.pk]
+    assert listed.json()["count"] == 2
+
+    outsider = api.charlie.get(url, box)
+    assert outsider.status_code == 404
+    assert "features" not in outsider.json()
+
+    for bad in ("98.59,31.09,98.61", "west,31.09,98.61,31.11", "98.61,31.09,98.59,31.11"):
+        refused = api.bob.get(url, {"bbox": bad})
+        assert refused.status_code == 400
+        assert f"bbox '{bad}'" in refused.json()["detail"]
 
 
 @pytest.mark.django_db

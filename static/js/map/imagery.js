@@ -119,6 +119,7 @@ export class Imagery {
     this.el.band.replaceChildren(...scene.bands.map((name, i) => new Option(`${i + 1}: ${name}`, String(i + 1))));
     this.el.colormap.value = scene.colormap;
     if (this.el.pair) this.el.pair.hidden = !scene.pair;
+    if (this.map.pointer) this.map.pointer.setScene(scene);
     this._redraw();
     // Choosing a scene shows it, unless the view already lies on it (a pre-event scene of
     // the same place keeps the reviewer's polygon in view).

@@ -1,5 +1,9 @@
-// The map itself: no internet base map (everything is served by Scarp), a metric
-// scale bar, and the coordinates under the cursor.
+// The map itself: no internet base map unless the operator configured one (basemap.js;
+// otherwise everything is served by Scarp), a metric scale bar, and the coordinates
+// under the cursor.
+
+import { addBasemap } from "./basemap.js";
+import { PointerCoordinates } from "./pointer.js";
 
 const L = window.L;
 
@@ -17,13 +21,7 @@ export function createMap(element, config) {
   L.control.scale({ imperial: false, maxWidth: 160 }).addTo(map);
   if (config.bounds) map.fitBounds(config.bounds, { maxZoom: 19 });
   else map.setView([0, 0], 2);
-  const cursor = document.getElementById("cursor");
-  map.on("mousemove", (event) => {
-    const { lat, lng } = event.latlng;
-    cursor.textContent = `${lat.toFixed(6)}°, ${lng.toFixed(6)}° · z${map.getZoom()}`;
-  });
-  map.on("mouseout", () => {
-    cursor.textContent = "";
-  });
+  map.basemap = addBasemap(map, config.basemap);
+  map.pointer = new PointerCoordinates(map, document.getElementById("cursor"));
   return map;
 }

@@ -8,9 +8,38 @@ import { url } from "../lib/urls.js";
 
 const L = window.L;
 
-const REVIEW_COLOURS = { accepted: "#2e7d32", rejected: "#9e9e9e", edited: "#1565c0", none: "#e65100" };
-const SPLIT_COLOURS = { train: "#2e7d32", validation: "#1565c0", test: "#7b1fa2" };
+// The style table: the map draws with it and the legend (legend.js) is made from it.
+export const REVIEW_COLOURS = { none: "#e65100", accepted: "#2e7d32", edited: "#1565c0", rejected: "#9e9e9e" };
+export const SPLIT_COLOURS = { train: "#2e7d32", validation: "#1565c0", test: "#7b1fa2" };
+// Each split's hatching: the angle of its lines, and whether it crosses them.
+const HATCHES = { train: { angle: 45, cross: false }, validation: { angle: -45, cross: false }, test: { angle: 0, cross: true } };
 const HIDDEN = { stroke: false, fill: false, opacity: 0, fillOpacity: 0 };
+const SVG = "http://www.w3.org/2000/svg";
+
+function svgElement(name, attributes) {
+  const element = document.createElementNS(SVG, name);
+  for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, String(value));
+  return element;
+}
+
+// The hatch patterns extents are filled with (`url(#hatch-<split>)`), written once into the
+// page from SPLIT_COLOURS, so the colours live in one table.
+export function addHatchPatterns() {
+  if (document.getElementById("hatch-patterns")) return;
+  const defs = svgElement("defs", {});
+  for (const [split, colour] of Object.entries(SPLIT_COLOURS)) {
+    const { angle, cross } = HATCHES[split];
+    const pattern = svgElement("pattern", { id: `hatch-${split}`, patternUnits: "userSpaceOnUse", width: 8, height: 8, patternTransform: `rotate(${angle})` });
+    pattern.append(svgElement("rect", { width: 8, height: 8, fill: colour, "fill-opacity": 0.08 }));
+    pattern.append(svgElement("line", { x1: 0, y1: 0, x2: 0, y2: 8, stroke: colour, "stroke-width": 2 }));
+    if (cross) pattern.append(svgElement("line", { x1: 0, y1: 0, x2: 8, y2: 0, stroke: colour, "stroke-width": 1 }));
+    defs.append(pattern);
+  }
+  const holder = svgElement("svg", { id: "hatch-patterns", width: 0, height: 0, "aria-hidden": "true" });
+  holder.style.position = "absolute";
+  holder.append(defs);
+  document.body.append(holder);
+}
 
 export function landslideStyle(properties) {
   const colour = REVIEW_COLOURS[properties.review_state] || REVIEW_COLOURS.none;

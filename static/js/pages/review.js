@@ -10,6 +10,7 @@ import { url } from "../lib/urls.js";
 import { Swipe } from "../map/compare.js";
 import { Imagery } from "../map/imagery.js";
 import { createMap } from "../map/map.js";
+import { addLegend } from "../map/legend.js";
 import { landslideStyle, TiledFeatures } from "../map/tiles.js";
 
 const L = window.L;
@@ -49,6 +50,15 @@ const references = config.references.map((reference) => {
   layer.setInventory(reference.id);
   return layer;
 });
+
+const states = config.choices.review_state;
+addLegend(map, [
+  { title: "Polygon to decide", entries: states.map(([value, label]) => ({ key: value, label, style: STYLES[value] })) },
+  { title: "Other predictions", entries: states.map(([value, label]) => ({ key: value, label, style: neighbourStyle({ review_state: value }) })) },
+  ...(config.references.length
+    ? [{ title: "Reference outlines", entries: config.references.map((r) => ({ label: r.name, style: referenceStyle() })) }]
+    : []),
+]);
 
 const state = { items: [], pos: 0, count: 0, progress: null, layer: null, editing: false, busy: false, hidden: null };
 window.scarpReview = { map, state, neighbours, references };

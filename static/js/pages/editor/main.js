@@ -13,9 +13,11 @@ import { Imagery } from "../../map/imagery.js";
 import { createMap } from "../../map/map.js";
 import { SaveQueue } from "./savequeue.js";
 import { SnapGuides } from "./snapping.js";
-import { extentStyle, landslideStyle, TiledFeatures } from "../../map/tiles.js";
+import { addHatchPatterns, extentStyle, landslideStyle, TiledFeatures } from "../../map/tiles.js";
+import { addLegend } from "../../map/legend.js";
 import { UndoStack } from "./undo.js";
 import { bindGoTo } from "./goto.js";
+import { InViewList } from "./inview.js";
 import { url } from "../../lib/urls.js";
 
 const config = pageConfig("map-config");
@@ -26,6 +28,7 @@ const map = createMap(document.getElementById("map"), config);
 const swipe = new Swipe(map);
 const imagery = new Imagery(map, config, swipe);
 
+addHatchPatterns();
 map.createPane("extents").style.zIndex = 410;
 map.createPane("landslides").style.zIndex = 420;
 const tiles = {
@@ -39,6 +42,17 @@ const tiles = {
   }),
 };
 
+addLegend(map, [
+  {
+    title: "Landslides",
+    entries: config.choices.review_state.map(([value, label]) => ({ key: value, label, style: landslideStyle({ review_state: value }) })),
+  },
+  {
+    title: "Mapped extents",
+    entries: config.choices.split.map(([value, label]) => ({ key: value, label, style: extentStyle({ split: value }) })),
+  },
+]);
+
 const queue = new SaveQueue(`scarp:saves:v1:${config.project.id}:${config.user}`);
 const undo = new UndoStack((localId, state) => editor.applyState(localId, state));
 const panel = new AttributePanel((record, patch) => editor.updateProps(record, patch));
@@ -48,6 +62,11 @@ const editor = new Editor({
   guides: new SnapGuides(map),
 });
 const help = new HelpOverlay();
+const inView = new InViewList({
+  map, editor, config,
+  count: document.getElementById("inview-count"),
+  rows: document.getElementById("inview-rows"),
+});
 
 // ---- inventory and visibility ----
 
@@ -61,6 +80,7 @@ function inventoryChanged() {
   if (id === null) return;
   localStorage.setItem(`scarp:inventory:${config.project.id}`, String(id));
   editor.setInventory(id);
+  inView.setInventory(id);
   tiles.landslide.show(document.getElementById("show-landslides").checked);
   tiles.extent.show(document.getElementById("show-extents").checked);
 }
@@ -95,7 +115,10 @@ function showStatus({ state, pending, retryAt }) {
   };
   statusEl.textContent = texts[state]();
   if (state === "offline") retryTicker = setInterval(() => { statusEl.textContent = texts.offline(); }, 1000);
-  if (state === "saved") editor.onQueueIdle();
+  if (state === "saved") {
+    editor.onQueueIdle();
+    inView.refresh({ total: true });
+  }
 }
 queue.addEventListener("status", (event) => showStatus(event.detail));
 statusEl.addEventListener("click", () => queue.retryNow());
@@ -158,4 +181,4 @@ document.addEventListener("click", (event) => {
 bindShortcuts((action, event) => actions[action] && actions[action](event));
 
 // For debugging in the console and for the browser tests; the page does not depend on it.
-window.scarp = { map, editor, queue, undo, imagery, tiles };
+window.scarp = { map, editor, queue, undo, imagery, tiles, inView };
