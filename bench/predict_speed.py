@@ -355,9 +355,10 @@ def end_to_end_child(args: argparse.Namespace) -> None:
     """Run in a fresh process so that its peak RSS is prediction's alone."""
     config = _config(args)
     rss_imports = peak_rss_mb()
-    plan = Predictor(
-        args.model_dir, config
-    ).forward_choice  # warm-up: model load, forward plan, cudnn
+    predictor = Predictor(args.model_dir, config)  # warm-up: model load, forward plan, cudnn
+    with predictor.open_scene(args.scene) as scene:  # and the ONNX Runtime question, if asked
+        predictor.consider_onnxruntime(sum(len(b.chips()) for b in predictor.plan(scene)))
+    plan = predictor.forward_choice
     rss_loaded = peak_rss_mb()
     clock = Clock()
     result = predict_scene(args.model_dir, args.scene, args.out, config=config)
@@ -377,6 +378,7 @@ def end_to_end_child(args: argparse.Namespace) -> None:
                     "channels_last": plan.channels_last,
                     "source": plan.source,
                     "bf16": plan.bf16,
+                    "runtime": plan.runtime,
                 },
                 "rss_peak_mb": peak,
                 "gpu_peak_mb": gpu_peak,
@@ -472,8 +474,8 @@ def main() -> None:
         f"best forward configuration: {best_label} ({best_rates[0]:.2f} Mpx/s in the sweep); "
         f"prediction chose batch {plan['batch_size']}, "
         f"{'channels_last' if plan['channels_last'] else 'contiguous'}"
-        f"{', bfloat16' if plan['bf16'] else ', float32'} ({plan['source']}), "
-        f"device {e2e['device']}"
+        f"{', bfloat16' if plan['bf16'] else ', float32'}, {plan.get('runtime', 'torch')} "
+        f"({plan['source']}), device {e2e['device']}"
     )
     print(f"{'measure':<16}{'Mpx/s':>8}{'ratio':>7}{'Mpx/CPU-s':>11}{'ratio':>7}  notes")
 
