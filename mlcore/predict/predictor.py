@@ -197,9 +197,10 @@ class Predictor:
         self.amp_dtype = None
         self.forward_choice = replace(self.forward_choice, runtime="onnxruntime")
 
-    def consider_onnxruntime(self, chips: int) -> None:
+    def consider_onnxruntime(self, chips: int, on_start: Callable[[], None] | None = None) -> None:
         """Time ONNX Runtime against the plan when `chips` chips are enough work to pay for an
-        export (`ONNX_WORTH_S`), once per machine and model; a runtime given is kept."""
+        export (`ONNX_WORTH_S`), once per machine and model; a runtime given is kept.
+        `on_start` hears when the export and timing begin (tens of seconds)."""
         plan = self.forward_choice
         forwards = chips * (4 if self.config.tta else 1)
         if (
@@ -214,6 +215,8 @@ class Predictor:
             or not onnxruntime_available()
         ):
             return
+        if on_start:
+            on_start()
         self.forward_choice = try_onnxruntime(
             plan,
             self.model.to(memory_format=torch.contiguous_format),
@@ -515,7 +518,10 @@ def predict_semantic_scene(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with rasterio.Env(GDAL_CACHEMAX=_GDAL_CACHE_MB), predictor.open_scene(scene_paths) as scene:
         blocks = predictor.plan(scene)
-        predictor.consider_onnxruntime(sum(len(block.chips()) for block in blocks))
+        predictor.consider_onnxruntime(
+            sum(len(block.chips()) for block in blocks),
+            on_start=lambda: report(0.0, "timing ONNX Runtime for this model (once here)"),
+        )
         pixels, done = scene.width * scene.height, 0
         grid = {"width": scene.width, "height": scene.height}
         grid.update(crs=scene.crs, transform=scene.transform)

@@ -94,7 +94,9 @@ def test_a_long_prediction_times_onnxruntime_once_and_the_plan_keeps_the_answer(
     first.forward_choice = type(first.forward_choice)(
         first.forward_choice.batch_size, False, "probe", chips_per_s=1e-3
     )
-    first.consider_onnxruntime(chips=10)
+    started = []
+    first.consider_onnxruntime(chips=10, on_start=lambda: started.append(True))
+    assert started == [True]  # a job can say why it pauses
     assert first.forward_choice.runtime == "onnxruntime" and first.onnx is not None
     (entry,) = json.loads((model / PLAN_FILE).read_text()).values()
     assert entry["runtime"] == "onnxruntime" and entry["onnx_checked"]
@@ -105,8 +107,8 @@ def test_a_long_prediction_times_onnxruntime_once_and_the_plan_keeps_the_answer(
     with torch.inference_mode():
         expected = torch.sigmoid(later.model(x)[:, 0])
     assert torch.allclose(later.forward(x), expected, atol=2 / 254)
-    later.consider_onnxruntime(chips=10**6)  # asked before: not timed again
-    assert len(_onnx_files(model)) == 1
+    later.consider_onnxruntime(chips=10**6, on_start=lambda: started.append(True))
+    assert started == [True] and len(_onnx_files(model)) == 1  # asked before: not timed again
 
     kept = Predictor(model, InferenceConfig(device="cpu", runtime="torch"))
     assert kept.onnx is None  # a runtime the user gives wins over the plan
