@@ -13,13 +13,7 @@ from mlcore.raster.geotiff import open_geotiff
 from tests.factories.landslide_scenes import make_scene
 from tests.mlcore.test_infer import write_model_dir
 
-
-@pytest.fixture(autouse=True)
-def two_threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("two_threads")
 
 
 def test_the_first_prediction_probes_and_later_ones_read_the_plan_from_the_model_dir(tmp_path):

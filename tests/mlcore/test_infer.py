@@ -32,12 +32,7 @@ from tests.factories.landslide_scenes import make_scene
 BANDS = ("red", "green", "blue", "dem")
 
 
-@pytest.fixture(autouse=True)
-def two_threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("two_threads")
 
 
 def write_model_dir(

@@ -24,13 +24,7 @@ from tests.factories.landslide_scenes import make_scene
 from tests.mlcore.test_infer import write_model_dir
 from tests.mlcore.test_predict_cli import run_predict
 
-
-@pytest.fixture(autouse=True)
-def two_threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("two_threads")
 
 
 @pytest.fixture(scope="module")
