@@ -39,6 +39,7 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -46,6 +47,7 @@ import numpy as np
 import torch
 
 from mlcore.atomic import write_atomic
+from mlcore.predict.onnx_forward import OnnxForward, forward_file
 
 PLAN_FILE = "forward_plan.json"
 CUDA_BATCH = 16
@@ -202,33 +204,38 @@ def try_onnxruntime(
     chip_size: int,
     model_dir: Path,
     sha256: str,
-) -> ForwardPlan:
-    """The plan, switched to ONNX Runtime where that is faster here, and stored either way.
+) -> tuple[ForwardPlan, OnnxForward | None]:
+    """The plan, switched to ONNX Runtime where that is faster here, and stored either way;
+    with the runtime to keep using when it won.
 
     Timed at the plan's batch size in CPU time, as the probe times PyTorch,
-    against the plan's own rate. A model that cannot be exported keeps PyTorch.
+    against the plan's own rate (`model` as it runs, in either memory format).
+    Whatever keeps ONNX Runtime from running (a model the exporter cannot
+    write, a directory that cannot hold the file, a package missing) keeps
+    PyTorch: the question only asks for something faster, never for a failure.
     """
-    from mlcore.errors import MlcoreError
-    from mlcore.predict.onnx_forward import OnnxForward, forward_file
-
     checked = replace(plan, onnx_checked=True)
+    key = _machine_key(torch.device("cpu"), chip_size)
     try:
         runtime = OnnxForward(forward_file(model_dir, sha256), torch.get_num_threads())
-    except MlcoreError:
-        _store(model_dir, _machine_key(torch.device("cpu"), chip_size), checked)
-        return checked
-    x = torch.rand(plan.batch_size, in_channels, chip_size, chip_size)
-    exact = torch.sigmoid(model(x)[:, 0].float()).numpy()
-    batch = x.numpy()
-    close = float(np.abs(runtime(batch) - exact).max()) <= BF16_MAX_DIFF
+        x = torch.rand(plan.batch_size, in_channels, chip_size, chip_size)
+        if plan.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        exact = torch.sigmoid(model(x)[:, 0].float()).numpy()
+        batch = x.contiguous().numpy()
+        close = float(np.abs(runtime(batch) - exact).max()) <= BF16_MAX_DIFF
+    except Exception:  # noqa: BLE001 - exporter and runtime raise many kinds; PyTorch stays
+        _store(model_dir, key, checked)
+        return checked, None
     rate = plan.batch_size / _seconds_per_call(lambda: runtime(batch))
-    if close and rate >= ONNX_MIN_GAIN * (plan.chips_per_s or 0.0):
+    won = close and rate >= ONNX_MIN_GAIN * (plan.chips_per_s or 0.0)
+    if won:
         checked = replace(checked, runtime="onnxruntime", chips_per_s=rate, bf16=False)
-    _store(model_dir, _machine_key(torch.device("cpu"), chip_size), checked)
-    return checked
+    _store(model_dir, key, checked)
+    return checked, runtime if won else None
 
 
-def _seconds_per_call(call, cuda: bool = False) -> float:
+def _seconds_per_call(call: Callable[[], object], cuda: bool = False) -> float:
     """Seconds one call takes, timed as `_seconds_per_forward` does."""
     clock = time.perf_counter if cuda else time.process_time
     done, start = 0, clock()

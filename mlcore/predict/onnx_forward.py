@@ -25,6 +25,7 @@ PREFIX = "forward-"
 
 
 def onnxruntime_available() -> bool:
+    """Whether the package is installed (it is optional for prediction)."""
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
@@ -36,7 +37,7 @@ def forward_file(model_dir: str | Path, sha256: str) -> Path:
     """The ONNX graph of these weights in the model directory, written first if missing."""
     from mlcore.modeldir.onnx_export import export_onnx
 
-    path = Path(model_dir) / f"{PREFIX}{sha256[:16]}.onnx"
+    path = Path(model_dir) / f"{PREFIX}{sha256[:16]}.onnx"  # the hash's first 16 hex digits
     if not path.exists():
         export_onnx(model_dir, path, expected_sha256=sha256)
     return path
@@ -56,6 +57,9 @@ class OnnxForward:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = max(1, threads)
         options.inter_op_num_threads = 1
+        # Idle threads spinning for work would take CPU from the block reader and from
+        # neighbouring jobs, and count as work in the probe's CPU-time comparison.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = onnxruntime.InferenceSession(
             str(path), options, providers=["CPUExecutionProvider"]
         )

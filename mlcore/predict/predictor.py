@@ -108,6 +108,11 @@ class InferenceConfig:
             raise MlcoreError(
                 f"Unknown runtime {self.runtime!r}; choose one of: {', '.join(RUNTIMES)}."
             )
+        if self.runtime == "onnxruntime" and self.amp:
+            raise MlcoreError(
+                "The onnxruntime runtime computes in float32; leave amp unset or predict "
+                "with the torch runtime."
+            )
         tta = model_tta if self.tta is None else self.tta
         return replace(self, chip_size=chip, overlap=overlap, tta=tta)
 
@@ -183,7 +188,13 @@ class Predictor:
             self._use_onnxruntime(given=config.runtime is not None)
 
     def _use_onnxruntime(self, *, given: bool) -> None:
-        """Run the network in ONNX Runtime from now on (float32, the exported graph)."""
+        """Run the network in ONNX Runtime from now on (float32, the exported graph).
+
+        Given by the user, a failure is theirs to see; taken from a stored
+        plan, ONNX Runtime is only the faster way, and anything that stops it
+        here (the package gone, a graph that cannot be written or read) keeps
+        PyTorch as planned, bfloat16 included.
+        """
         if self.device.type != "cpu" or self._kind == INSTANCE:
             if not given:
                 return
@@ -193,7 +204,20 @@ class Predictor:
                 "use the torch runtime."
             )
         sha = self.model_config["checkpoint"]["sha256"]
-        self.onnx = OnnxForward(forward_file(self.model_dir, sha), torch.get_num_threads())
+        try:
+            runtime = OnnxForward(forward_file(self.model_dir, sha), torch.get_num_threads())
+        except Exception as exc:  # noqa: BLE001 - exporter and runtime raise many kinds
+            if given:
+                raise MlcoreError(
+                    f"{self.model_dir.name} cannot run in ONNX Runtime here ({exc}); "
+                    "predict with the torch runtime."
+                ) from exc
+            self.forward_choice = replace(self.forward_choice, runtime="torch")
+            return
+        self._adopt(runtime)
+
+    def _adopt(self, runtime: OnnxForward) -> None:
+        self.onnx = runtime
         self.amp_dtype = None
         self.forward_choice = replace(self.forward_choice, runtime="onnxruntime")
 
@@ -217,18 +241,16 @@ class Predictor:
             return
         if on_start:
             on_start()
-        self.forward_choice = try_onnxruntime(
+        self.forward_choice, runtime = try_onnxruntime(
             plan,
-            self.model.to(memory_format=torch.contiguous_format),
+            self.model,
             in_channels=len(self.spec.ranges),
             chip_size=int(self.config.chip_size),
             model_dir=self.model_dir,
             sha256=self.model_config["checkpoint"]["sha256"],
         )
-        if plan.channels_last:
-            self.model.to(memory_format=torch.channels_last)
-        if self.forward_choice.runtime == "onnxruntime":
-            self._use_onnxruntime(given=False)
+        if runtime is not None:
+            self._adopt(runtime)
 
     @property
     def _kind(self) -> str:
@@ -237,7 +259,7 @@ class Predictor:
     def _forward_plan(self) -> ForwardPlan:
         """Batch size and memory format: the user's where given, else the fastest here."""
         cfg = self.config
-        if family_of(self.model_config["model"]["arch"]).kind == INSTANCE:  # lists of images
+        if self._kind == INSTANCE:  # lists of images
             return ForwardPlan(cfg.batch_size or 8, bool(cfg.channels_last), "given")
         return forward_plan(
             self.model,
@@ -294,6 +316,7 @@ class Predictor:
         return total / len(flips)
 
     def _forward_onnx(self, batch: torch.Tensor) -> torch.Tensor:
+        """`forward` through ONNX Runtime, flips and all, on numpy arrays."""
         x = batch.cpu().numpy()
         flips = _FLIPS if self.config.tta else _FLIPS[:1]
         total = np.zeros((x.shape[0], x.shape[2], x.shape[3]), np.float32)

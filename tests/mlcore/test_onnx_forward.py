@@ -30,7 +30,7 @@ pytestmark = pytest.mark.usefixtures("two_threads")
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     """A model directory whose graph is already exported (an export takes seconds)."""
-    model = write_model_dir(tmp_path_factory.mktemp("exported") / "model", logit_bias=6.0)
+    model = write_model_dir(tmp_path_factory.mktemp("exported") / "model", weight_std=0.5)
     forward_file(model, json.loads((model / "config.json").read_text())["checkpoint"]["sha256"])
     return model
 
@@ -108,6 +108,30 @@ def test_a_long_prediction_times_onnxruntime_once_and_the_plan_keeps_the_answer(
     assert kept.onnx is None  # a runtime the user gives wins over the plan
 
 
+def test_a_plan_whose_graph_cannot_run_here_falls_back_to_pytorch_unless_asked_by_name(model):
+    plan_says_onnx = Predictor(model, InferenceConfig(device="cpu"))
+    plan_says_onnx.forward_choice = type(plan_says_onnx.forward_choice)(
+        plan_says_onnx.forward_choice.batch_size, False, "probe", chips_per_s=1e-3
+    )
+    plan_says_onnx.consider_onnxruntime(chips=10)
+    assert plan_says_onnx.forward_choice.runtime == "onnxruntime"
+    (graph,) = _onnx_files(model)
+    graph.unlink()
+    graph.mkdir()  # a graph that cannot be read (or written) here
+
+    fallback = Predictor(model, InferenceConfig(device="cpu"))
+    assert fallback.onnx is None and fallback.forward_choice.runtime == "torch"
+    x = torch.rand(2, 4, 64, 64)
+    assert fallback.forward(x).shape == (2, 64, 64)
+    with pytest.raises(MlcoreError, match="cannot run in ONNX Runtime"):
+        Predictor(model, InferenceConfig(device="cpu", runtime="onnxruntime"))
+
+
+def test_onnxruntime_with_amp_is_refused(model):
+    with pytest.raises(MlcoreError, match="float32"):
+        Predictor(model, InferenceConfig(device="cpu", runtime="onnxruntime", amp=True))
+
+
 def test_an_unknown_runtime_is_refused_with_the_choices(tmp_path):
     model = write_model_dir(tmp_path / "model")
     with pytest.raises(MlcoreError, match="torch, onnxruntime"):
@@ -127,4 +151,5 @@ def test_the_cli_runs_onnxruntime_when_asked(model, tmp_path, capsys):
         ]
     )  # fmt: skip
     assert code == 0 and len(_onnx_files(model)) == 1
-    assert "1 polygons" in capsys.readouterr().out
+    assert "polygons at threshold" in capsys.readouterr().out
+    assert _read(tmp_path / "prob.tif").std() > 2
