@@ -1,12 +1,12 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected as django_delete_selected
-from django.contrib.gis.admin import GISModelAdmin
 from django.db import transaction
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy
+from leaflet.admin import LeafletGeoAdmin
 
 from inventories.errors import DomainError
 from inventories.models import (
@@ -109,8 +109,14 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ["user"]
 
 
+class OfflineMapAdmin(LeafletGeoAdmin):
+    """Geometry fields on django-leaflet's map, served from our own static files with no base
+    layer (LEAFLET_CONFIG's empty TILES): Django's GISModelAdmin loads OpenLayers from a CDN
+    and draws a blank map where a survey team works offline."""
+
+
 @admin.register(Project)
-class ProjectAdmin(DeletesThroughServices, GISModelAdmin):
+class ProjectAdmin(DeletesThroughServices, OfflineMapAdmin):
     list_display = ["name", "trigger", "event_date", "created_at"]
     search_fields = ["name"]
     inlines = [MembershipInline]
@@ -120,7 +126,7 @@ class ProjectAdmin(DeletesThroughServices, GISModelAdmin):
 
 
 @admin.register(Scene)
-class SceneAdmin(DeletesThroughServices, GISModelAdmin):
+class SceneAdmin(DeletesThroughServices, OfflineMapAdmin):
     list_display = ["name", "project", "kind", "phase", "width", "height", "band_count", "epsg"]
     list_filter = ["kind", "phase", "project"]
     search_fields = ["name"]
@@ -193,7 +199,7 @@ class InventoryAdmin(DeletesThroughServices, admin.ModelAdmin):
 
 
 @admin.register(Landslide)
-class LandslideAdmin(DeletesThroughServices, GISModelAdmin):
+class LandslideAdmin(DeletesThroughServices, OfflineMapAdmin):
     list_display = ["id", "inventory", "landslide_type", "area_m2", "review_state", "version"]
     list_filter = ["landslide_type", "review_state", "repaired", "inventory__project"]
     readonly_fields = ["version", "area_m2", "created_by", "updated_by"]
@@ -214,7 +220,7 @@ class LandslideChangeAdmin(admin.ModelAdmin):
 
 
 @admin.register(MappedExtent)
-class MappedExtentAdmin(GISModelAdmin):
+class MappedExtentAdmin(OfflineMapAdmin):
     list_display = ["id", "inventory", "split", "name", "version"]
     list_filter = ["split"]
 
