@@ -45,12 +45,14 @@ def area_of_interest(value: Any) -> MultiPolygon | None:
         geometry = geometry_from_geojson(value)
     except InvalidInput as exc:
         raise InvalidInput(f"{AREA} was refused: {exc.message}") from None
-    if not geometry.valid:
+    shape = to_shapely(geometry)
+    parts = getattr(shape, "geoms", [shape])
+    if not geometry.valid or any(ring.is_empty for p in parts for ring in p.interiors):
+        reason = geometry.valid_reason if not geometry.valid else "a hole without points"
         raise InvalidInput(
-            f"{AREA} is not a valid polygon ({geometry.valid_reason}); "
-            "redraw it without crossing edges."
+            f"{AREA} is not a valid polygon ({reason}); redraw it without crossing edges."
         )
-    return to_geos_multipolygon(to_shapely(geometry))
+    return to_geos_multipolygon(shape)
 
 
 def project_create(*, name: str, user, **fields) -> Project:

@@ -50,6 +50,18 @@ def test_a_feature_is_taken_as_its_geometry(api):
     assert Project.objects.get(pk=answer.json()["id"]).area_of_interest.num_geom == 1
 
 
+def test_heights_are_dropped_from_the_stored_area(api):
+    lifted = {
+        "type": "Polygon",
+        "coordinates": [[[*xy, 1200.0] for xy in RECTANGLE["coordinates"][0]]],
+    }
+    answer = api.alice.post(
+        "/api/projects/", {"name": "With heights", "area_of_interest": lifted}, format="json"
+    )
+    assert answer.status_code == 201, answer.content
+    assert not Project.objects.get(pk=answer.json()["id"]).area_of_interest.hasz
+
+
 def test_the_area_is_optional(api):
     answer = api.alice.post("/api/projects/", {"name": "No area yet"}, format="json")
     assert answer.status_code == 201
@@ -65,6 +77,8 @@ def test_the_area_is_optional(api):
         ({"type": "Point", "coordinates": [98.6, 31.1]}, "Polygon or MultiPolygon"),
         ({"type": "Polygon", "coordinates": [[[98.6, 31.1], [98.7, 31.1]]]}, "not valid GeoJSON"),
         ("a rectangle", "Polygon or MultiPolygon"),
+        ({"type": "Polygon"}, "no coordinates"),
+        ({"type": "Polygon", "coordinates": [RECTANGLE["coordinates"][0], []]}, "hole"),
     ],
 )
 def test_a_bad_area_is_refused_naming_the_area_and_nothing_is_made(api, area, words):
