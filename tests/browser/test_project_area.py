@@ -89,3 +89,28 @@ def test_typed_bounds_make_the_area_and_bounds_in_metres_are_refused(open_page, 
     area = Project.objects.get(name="Typed bounds").area_of_interest
     assert area.extent == pytest.approx((98.6, 31.1, 98.7, 31.2))
     assert page.errors == []
+
+
+def test_an_admin_draws_the_area_on_the_project_page_and_an_annotator_only_sees_it(
+    open_page, people
+):
+    page = open_page(people.alice, f"/projects/{people.a.pk}/")
+    card = page.locator("#area")
+    assert card.locator("#no-area").is_visible()
+    card.locator("[data-draw=polygon]").click()
+    box = page.locator("#area-map").bounding_box()
+    corners = [(0.3, 0.3), (0.7, 0.3), (0.6, 0.7), (0.3, 0.3)]  # the last click closes it
+    for fx, fy in corners:
+        page.mouse.click(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+    card.locator("#area-status", has_text="not saved yet").wait_for(timeout=10_000)
+    card.locator("[data-save-area]").click()
+    card.locator("#area-status", has_text="Area saved").wait_for(timeout=10_000)
+    people.a.refresh_from_db()
+    area = people.a.area_of_interest
+    assert area is not None and len(area[0].exterior_ring) == 4  # a triangle, closed
+
+    reader = open_page(people.bob, f"/projects/{people.a.pk}/")
+    reader.locator("#area-map path").first.wait_for(timeout=10_000)
+    assert reader.locator("#area [data-draw]").count() == 0
+    assert reader.locator("#area [data-save-area]").count() == 0
+    assert page.errors == [] and reader.errors == []

@@ -23,8 +23,8 @@ export function showArea(map, { area, footprints = [] }) {
   return group;
 }
 
-// The drawing on the New project form: one shape, editable once drawn; onChange gets the
-// GeoJSON geometry (or null when cleared) after every draw, edit or clear.
+// The drawing on the New project form and the project page: one shape, editable once drawn;
+// onChange gets the GeoJSON geometry (or null when cleared) after every draw, edit or clear.
 export class AreaPicker {
   constructor(map, { onChange }) {
     this.map = map;
@@ -50,6 +50,12 @@ export class AreaPicker {
     this.map.fitBounds(this.layer.getBounds(), { padding: [12, 12] });
   }
 
+  // Start from a stored area (the project page): editable at once, not yet a change.
+  load(geometry) {
+    const layer = L.geoJSON(geometry, { style: AREA_STYLE }).getLayers()[0];
+    if (layer) this._set(layer.addTo(this.map), { quiet: true });
+  }
+
   geometry() {
     return this.layer ? this.layer.toGeoJSON().geometry : null;
   }
@@ -60,13 +66,13 @@ export class AreaPicker {
     return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()];
   }
 
-  _set(layer) {
+  _set(layer, { quiet = false } = {}) {
     if (this.layer && this.layer !== layer) this.layer.remove();
     this.layer = layer;
     if (layer) {
       layer.pm.enable({ allowSelfIntersection: false });
       layer.on("pm:edit", () => this.onChange(this.geometry()));
     }
-    this.onChange(this.geometry());
+    if (!quiet) this.onChange(this.geometry());
   }
 }
