@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 
 from inventories.models import Project
+from tests.factories.rows import make_scene, square
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -114,3 +115,19 @@ def test_an_admin_draws_the_area_on_the_project_page_and_an_annotator_only_sees_
     assert reader.locator("#area [data-draw]").count() == 0
     assert reader.locator("#area [data-save-area]").count() == 0
     assert page.errors == [] and reader.errors == []
+
+
+def test_a_footprint_names_its_scene_as_text(open_page, people):
+    payload = '<img src=x onerror="window.__xss=1">'
+    make_scene(people.a, f"post {payload}")
+    people.a.area_of_interest = square(lon=98.679, lat=31.139, size=0.003)
+    people.a.save()
+    page = open_page(people.bob, f"/projects/{people.a.pk}/")
+    outline = page.locator(".leaflet-footprints-pane path").first
+    outline.wait_for(timeout=10_000)
+    box = outline.bounding_box()
+    page.mouse.move(box["x"] + 1, box["y"] + box["height"] / 2)
+    tip = page.locator(".leaflet-tooltip")
+    tip.wait_for(timeout=5_000)
+    assert tip.inner_text() == f"post {payload}"
+    assert page.evaluate("window.__xss") is None and page.errors == []

@@ -6,14 +6,15 @@
 const L = window.L;
 
 export const AREA_STYLE = { color: "#a0522d", weight: 2, fillOpacity: 0.12 };
-const FOOTPRINT_STYLE = { color: "#1f2a30", weight: 1, dashArray: "4 3", fill: false, interactive: false };
+const FOOTPRINT_STYLE = { color: "#1f2a30", weight: 2, dashArray: "4 3", fill: false, pane: "footprints" };
 
-// Draw the area and the footprints, and fit the map to them; footprint names are tooltips
-// set as text, never as markup.
+// Draw the area and the footprints, and fit the map to them. The footprints' outlines lie
+// above the area (their own pane) so hovering one names its scene, as text, never markup.
 export function showArea(map, { area, footprints = [] }) {
+  map.createPane("footprints").style.zIndex = 450;
   const group = L.featureGroup().addTo(map);
   for (const { name, geometry } of footprints) {
-    const layer = L.geoJSON(geometry, { style: FOOTPRINT_STYLE }).addTo(group);
+    const layer = L.geoJSON(geometry, { style: FOOTPRINT_STYLE, pane: "footprints" }).addTo(group);
     const tip = document.createElement("span");
     tip.textContent = name;
     layer.bindTooltip(tip, { sticky: true });
