@@ -1,3 +1,5 @@
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected as django_delete_selected
@@ -31,7 +33,7 @@ from inventories.services.deletion import (
 )
 from inventories.services.inventory_edits import inventory_changes_check
 from inventories.services.landslides import landslide_delete
-from inventories.services.projects import roles_keep_an_admin
+from inventories.services.projects import area_of_interest, roles_keep_an_admin
 from inventories.services.reports import report_delete
 from inventories.services.scenes import scene_delete
 from inventories.services.training import model_retrain
@@ -115,8 +117,27 @@ class OfflineMapAdmin(LeafletGeoAdmin):
     and draws a blank map where a survey team works offline."""
 
 
+class ProjectAdminForm(forms.ModelForm):
+    """The area drawn in the admin is checked by the same rule as the app's (a valid lon/lat
+    polygon), with the same sentence."""
+
+    class Meta:
+        model = Project
+        fields = ["name", "description", "trigger", "event_date", "area_of_interest", "created_by"]
+
+    def clean_area_of_interest(self):
+        area = self.cleaned_data.get("area_of_interest")
+        if area is None:
+            return None
+        try:
+            return area_of_interest(json.loads(area.geojson))
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from None
+
+
 @admin.register(Project)
 class ProjectAdmin(DeletesThroughServices, OfflineMapAdmin):
+    form = ProjectAdminForm
     list_display = ["name", "trigger", "event_date", "created_at"]
     search_fields = ["name"]
     inlines = [MembershipInline]

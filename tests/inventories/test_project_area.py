@@ -7,9 +7,12 @@ the area of interest, and nothing is created or changed.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from inventories.models import Project
+from inventories.services.projects import project_create
 
 pytestmark = pytest.mark.django_db
 
@@ -129,3 +132,36 @@ def test_a_member_sees_the_area_and_an_outsider_learns_nothing(api, people):
     assert api.charlie.patch(url, {"area_of_interest": None}, format="json").status_code == 404
     project.refresh_from_db()
     assert project.area_of_interest is not None
+
+
+def test_the_django_admin_refuses_a_crossed_area_with_the_same_sentence(client, django_user_model):
+    root = django_user_model.objects.create_superuser("root", password="pw-root")
+    project = project_create(name="Admin gorge", user=root)
+    membership = project.memberships.get()
+    client.force_login(root)
+    url = f"/admin/inventories/project/{project.pk}/change/"
+    form = {
+        "name": "Renamed in the admin",
+        "trigger": "other",
+        "memberships-TOTAL_FORMS": "1",
+        "memberships-INITIAL_FORMS": "1",
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+        "memberships-0-id": str(membership.pk),
+        "memberships-0-project": str(project.pk),
+        "memberships-0-user": str(root.pk),
+        "memberships-0-role": "admin",
+    }
+
+    def multi(polygon: dict) -> str:  # the admin's map sends the field's own type
+        return json.dumps({"type": "MultiPolygon", "coordinates": [polygon["coordinates"]]})
+
+    refused = client.post(url, {**form, "area_of_interest": multi(BOWTIE)})
+    assert refused.status_code == 200  # the form again, with the error
+    assert "The area of interest is not a valid polygon" in refused.content.decode()
+    project.refresh_from_db()
+    assert project.name == "Admin gorge" and project.area_of_interest is None
+    saved = client.post(url, {**form, "area_of_interest": multi(RECTANGLE)})
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    project.refresh_from_db()
+    assert project.area_of_interest.extent == pytest.approx((98.6, 31.1, 98.7, 31.2))
