@@ -1,12 +1,14 @@
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected as django_delete_selected
-from django.contrib.gis.admin import GISModelAdmin
 from django.db import transaction
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy
+from leaflet.admin import LeafletGeoAdmin
 
 from inventories.errors import DomainError
 from inventories.models import (
@@ -31,7 +33,7 @@ from inventories.services.deletion import (
 )
 from inventories.services.inventory_edits import inventory_changes_check
 from inventories.services.landslides import landslide_delete
-from inventories.services.projects import roles_keep_an_admin
+from inventories.services.projects import area_of_interest, roles_keep_an_admin
 from inventories.services.reports import report_delete
 from inventories.services.scenes import scene_delete
 from inventories.services.training import model_retrain
@@ -109,8 +111,33 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ["user"]
 
 
+class OfflineMapAdmin(LeafletGeoAdmin):
+    """Geometry fields on django-leaflet's map, served from our own static files with no base
+    layer (LEAFLET_CONFIG's empty TILES): Django's GISModelAdmin loads OpenLayers from a CDN
+    and draws a blank map where a survey team works offline."""
+
+
+class ProjectAdminForm(forms.ModelForm):
+    """The area drawn in the admin is checked by the same rule as the app's (a valid lon/lat
+    polygon), with the same sentence."""
+
+    class Meta:
+        model = Project
+        fields = ["name", "description", "trigger", "event_date", "area_of_interest", "created_by"]
+
+    def clean_area_of_interest(self):
+        area = self.cleaned_data.get("area_of_interest")
+        if area is None:
+            return None
+        try:
+            return area_of_interest(json.loads(area.geojson))
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from None
+
+
 @admin.register(Project)
-class ProjectAdmin(DeletesThroughServices, GISModelAdmin):
+class ProjectAdmin(DeletesThroughServices, OfflineMapAdmin):
+    form = ProjectAdminForm
     list_display = ["name", "trigger", "event_date", "created_at"]
     search_fields = ["name"]
     inlines = [MembershipInline]
@@ -120,7 +147,7 @@ class ProjectAdmin(DeletesThroughServices, GISModelAdmin):
 
 
 @admin.register(Scene)
-class SceneAdmin(DeletesThroughServices, GISModelAdmin):
+class SceneAdmin(DeletesThroughServices, OfflineMapAdmin):
     list_display = ["name", "project", "kind", "phase", "width", "height", "band_count", "epsg"]
     list_filter = ["kind", "phase", "project"]
     search_fields = ["name"]
@@ -193,7 +220,7 @@ class InventoryAdmin(DeletesThroughServices, admin.ModelAdmin):
 
 
 @admin.register(Landslide)
-class LandslideAdmin(DeletesThroughServices, GISModelAdmin):
+class LandslideAdmin(DeletesThroughServices, OfflineMapAdmin):
     list_display = ["id", "inventory", "landslide_type", "area_m2", "review_state", "version"]
     list_filter = ["landslide_type", "review_state", "repaired", "inventory__project"]
     readonly_fields = ["version", "area_m2", "created_by", "updated_by"]
@@ -214,7 +241,7 @@ class LandslideChangeAdmin(admin.ModelAdmin):
 
 
 @admin.register(MappedExtent)
-class MappedExtentAdmin(GISModelAdmin):
+class MappedExtentAdmin(OfflineMapAdmin):
     list_display = ["id", "inventory", "split", "name", "version"]
     list_filter = ["split"]
 

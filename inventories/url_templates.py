@@ -55,6 +55,7 @@ API_URLS: dict[str, tuple[str, tuple[str, ...], dict]] = {
     "myToken": ("api-my-token", (), {}),
     "sceneTiles": ("scene-tile", ("pk", "z", "x", "y"), {}),
     "projects": ("api-project-list", (), {}),
+    "project": ("api-project-detail", ("pk",), {}),
     "projectPage": ("project-detail", ("pk",), {}),
     "members": ("member-list", ("project_pk",), {}),
     "member": ("member-detail", ("project_pk", "pk"), {}),

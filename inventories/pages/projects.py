@@ -10,11 +10,17 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from inventories.models import Project, Role, Scene
 from inventories.pages.lookups import project_or_404
+from inventories.pages.workflow import next_action_url
 from inventories.permissions import Action, can, role_of
 from inventories.selectors.jobs import jobs_of_project
-from inventories.selectors.projects import project_contents, projects_with_counts
+from inventories.selectors.projects import (
+    project_area_map,
+    project_contents,
+    projects_with_counts,
+)
 from inventories.selectors.scenes import with_labels
 from inventories.selectors.tiles import map_layers
+from inventories.selectors.workflow import project_workflow
 
 
 @login_required
@@ -27,8 +33,12 @@ def project_list(request):
 @login_required
 def project_detail(request, pk: int):
     project = project_or_404(request, pk)
+    workflow = project_workflow(project=project, user=request.user)
     context = {
         "project": project,
+        "workflow": workflow,
+        "next_url": next_action_url(project, workflow.next),
+        "area_map": project_area_map(project=project),
         "role": role_of(request.user, project),
         "can_manage": can(request.user, project, Action.MANAGE),
         "can_edit": can(request.user, project, Action.EDIT),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.db.models import Count, QuerySet
@@ -93,3 +94,16 @@ def extent_splits(*, project: Project) -> dict[int, list[str]]:
 
 def first_optical_scene(*, project: Project) -> Scene | None:
     return project.scenes.filter(kind=Scene.Kind.OPTICAL).first()
+
+
+def project_area_map(*, project: Project) -> dict[str, Any]:
+    """What the project page's small map draws: the area of interest and the scenes'
+    footprints (lon/lat GeoJSON), so one sees whether the imagery covers the area."""
+    area = project.area_of_interest
+    return {
+        "area": json.loads(area.geojson) if area is not None else None,
+        "footprints": [
+            {"name": name, "geometry": json.loads(footprint.geojson)}
+            for name, footprint in project.scenes.order_by("name").values_list("name", "footprint")
+        ],
+    }

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Polygon
-from shapely import wkb
+from shapely import force_2d, wkb
+from shapely.errors import GEOSException
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
@@ -24,13 +25,16 @@ def to_shapely(geom: GEOSGeometry) -> BaseGeometry:
 def geometry_from_geojson(value) -> GEOSGeometry:
     """Parse a GeoJSON Polygon/MultiPolygon (lon/lat) sent by a client.
 
-    Parsed by shapely, not GDAL, so no client string reaches GDAL.
+    Parsed by shapely, not GDAL, so no client string reaches GDAL. Heights are dropped:
+    the stored fields are 2D, and PostGIS refuses a Z geometry in them.
     """
     if not isinstance(value, dict) or value.get("type") not in ("Polygon", "MultiPolygon"):
         raise InvalidInput("The geometry must be a GeoJSON Polygon or MultiPolygon.")
+    if "coordinates" not in value:
+        raise InvalidInput("The geometry has no coordinates.")
     try:
-        geom = shape(value)
-    except (ValueError, TypeError, AttributeError, IndexError) as exc:
+        geom = force_2d(shape(value))
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError, GEOSException) as exc:
         raise InvalidInput(f"The geometry is not valid GeoJSON: {exc}.") from None
     if geom.is_empty:
         raise InvalidInput("The geometry is empty.")

@@ -10,13 +10,19 @@ them, so creating or renaming a project tells nobody what others have.
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.contrib.gis.geos import MultiPolygon
 from django.db import IntegrityError, transaction
 
 from inventories.errors import InvalidInput
 from inventories.models import Membership, Project, Role
 from inventories.permissions import Action
 from inventories.selectors.projects import require
+from inventories.services.geometry import geometry_from_geojson, to_geos_multipolygon, to_shapely
 from inventories.services.names import check_name
+
+AREA = "The area of interest"
 
 
 def _name_free(*, name: str, creator, exclude: Project | None = None) -> None:
@@ -27,10 +33,34 @@ def _name_free(*, name: str, creator, exclude: Project | None = None) -> None:
         raise InvalidInput(f"You already have a project named {name!r}; choose another name.")
 
 
+def area_of_interest(value: Any) -> MultiPolygon | None:
+    """A client's GeoJSON area (a Polygon, MultiPolygon or a Feature of one) as the stored
+    lon/lat MultiPolygon; None clears it. A crossed outline is refused, not repaired: the
+    user drew it on a map and can redraw it, where a silent repair could change the area."""
+    if value is None:
+        return None
+    if isinstance(value, dict) and value.get("type") == "Feature":
+        value = value.get("geometry")
+    try:
+        geometry = geometry_from_geojson(value)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{AREA} was refused: {exc.message}") from None
+    shape = to_shapely(geometry)
+    parts = getattr(shape, "geoms", [shape])
+    if not geometry.valid or any(ring.is_empty for p in parts for ring in p.interiors):
+        reason = geometry.valid_reason if not geometry.valid else "a hole without points"
+        raise InvalidInput(
+            f"{AREA} is not a valid polygon ({reason}); redraw it without crossing edges."
+        )
+    return to_geos_multipolygon(shape)
+
+
 def project_create(*, name: str, user, **fields) -> Project:
-    """Create a project; its creator becomes its admin."""
+    """Create a project; its creator becomes its admin. `area_of_interest` is GeoJSON."""
     name = check_name(name, what="The project name")
     _name_free(name=name, creator=user)
+    if "area_of_interest" in fields:
+        fields["area_of_interest"] = area_of_interest(fields["area_of_interest"])
     try:
         with transaction.atomic():
             project = Project.objects.create(name=name, created_by=user, **fields)
@@ -43,8 +73,11 @@ def project_create(*, name: str, user, **fields) -> Project:
 
 
 def project_update(*, project: Project, user, **fields) -> Project:
-    """Change a project's name, description, trigger or date; only its admins may."""
+    """Change a project's name, description, trigger, date or area (GeoJSON); only its
+    admins may."""
     require(user, project, Action.MANAGE)
+    if "area_of_interest" in fields:
+        fields["area_of_interest"] = area_of_interest(fields["area_of_interest"])
     if "name" in fields:
         fields["name"] = check_name(fields["name"], what="The project name")
         _name_free(name=fields["name"], creator=project.created_by, exclude=project)

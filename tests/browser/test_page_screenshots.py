@@ -23,7 +23,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def mapped(people, tmp_path):
-    """Project A with an RGB scene, a reference inventory and a predicted one to review."""
+    """Project A with an area of interest, an RGB scene, a reference inventory and a
+    predicted one to review."""
     rng = np.random.default_rng(21)
     image = rng.integers(40, 200, size=(3, 512, 512), dtype=np.uint8)
     path = write_geotiff(tmp_path / "post.tif", image, nodata=0)
@@ -32,6 +33,10 @@ def mapped(people, tmp_path):
     )
     west, south, east, north = scene.footprint.extent
     step = (east - west) / 10
+    people.a.area_of_interest = MultiPolygon(
+        Polygon.from_bbox((west - step, south - step, east + 2 * step, north + step)), srid=4326
+    )
+    people.a.save()
     reference = make_inventory(people.a, "Field mapping", kind=Inventory.Kind.REFERENCE)
     predicted = make_inventory(people.a, "Predicted", kind="predicted", source_scene=scene)
     for i in range(4):
