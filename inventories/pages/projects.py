@@ -19,14 +19,18 @@ from inventories.selectors.projects import (
     projects_with_counts,
 )
 from inventories.selectors.scenes import with_labels
-from inventories.selectors.tiles import map_layers
+from inventories.selectors.tiles import basemap, map_layers
 from inventories.selectors.workflow import project_workflow
 
 
 @login_required
 def project_list(request):
     projects = projects_with_counts(user=request.user)
-    context = {"projects": projects, "triggers": Project.Trigger.choices}
+    context = {
+        "projects": projects,
+        "triggers": Project.Trigger.choices,
+        "area_map": {"basemap": basemap()},
+    }
     return render(request, "inventories/project_list.html", context)
 
 

@@ -10,6 +10,7 @@ from django.db.models import Count, QuerySet
 from inventories.errors import NotAllowed, NotFound
 from inventories.models import Inventory, MappedExtent, Project, Scene
 from inventories.permissions import Action, can
+from inventories.selectors.tiles import basemap
 
 
 def projects_for_user(user) -> QuerySet[Project]:
@@ -101,6 +102,7 @@ def project_area_map(*, project: Project) -> dict[str, Any]:
     footprints (lon/lat GeoJSON), so one sees whether the imagery covers the area."""
     area = project.area_of_interest
     return {
+        "basemap": basemap(),
         "area": json.loads(area.geojson) if area is not None else None,
         "footprints": [
             {"name": name, "geometry": json.loads(footprint.geojson)}

@@ -178,7 +178,7 @@ def map_layers(*, project: Project) -> dict:
         "scenes": scenes,
         "inventories": inventories,
         "bounds": _project_bounds(project, scenes),
-        "basemap": _basemap(),
+        "basemap": basemap(),
         "presetLabels": PRESET_LABELS,
         "colormaps": ["gray", *[c for c in SUGGESTED_COLORMAPS if c != "gray"]],
         "choices": {
@@ -190,7 +190,7 @@ def map_layers(*, project: Project) -> dict:
     }
 
 
-def _basemap() -> dict | None:
+def basemap() -> dict | None:
     """The operator's XYZ basemap (SCARP_BASEMAP_URL), or None: the maps then ask no one else."""
     if not settings.SCARP_BASEMAP_URL:
         return None

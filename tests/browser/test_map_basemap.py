@@ -125,3 +125,21 @@ def test_without_the_setting_the_maps_ask_no_server_but_scarp(
     assert elsewhere == []
     assert page.locator("#show-basemap").count() == 0
     assert page.errors == []
+
+
+def test_the_area_maps_of_the_projects_pages_show_the_basemap(
+    open_page, people, settings, tile_server
+):
+    """Drawing an area of interest before any imagery is uploaded is where a basemap helps."""
+    origin, asked = tile_server
+    settings.SCARP_BASEMAP_URL = f"{origin}/area/{{z}}/{{x}}/{{y}}.png"
+    page = open_page(people.alice, "/")  # the projects page, with its New project form
+    page.wait_for_selector(
+        f'#area-map .basemap-tile img.leaflet-tile-loaded[src^="{origin}/area/"]'
+    )
+    page.goto(f"/projects/{people.a.pk}/")  # alice is its admin: the area tools are there
+    page.wait_for_selector(
+        f'#area-map .basemap-tile img.leaflet-tile-loaded[src^="{origin}/area/"]'
+    )
+    assert asked and all(path.startswith("/area/") for path in asked)
+    assert page.errors == []

@@ -44,7 +44,7 @@ function bindEditing(map) {
 }
 
 if (element) {
-  const map = createMap(element, {});
+  const map = createMap(element, { basemap: config.basemap });
   const footprints = showArea(map, tools ? { ...config, area: null } : config);
   if (tools) {
     const picker = bindEditing(map);

@@ -2,6 +2,7 @@
 // (or typed as bounds), the API makes the project (its creator becomes its admin), then the
 // browser goes to the new project's page.
 import { api, errorText } from "../lib/api.js";
+import { pageConfig } from "../lib/page.js";
 import { url } from "../lib/urls.js";
 import { AreaPicker } from "../map/area.js";
 import { createMap } from "../map/map.js";
@@ -11,7 +12,9 @@ const form = document.getElementById("project-form");
 function bindArea() {
   const bounds = [...form.querySelectorAll("[data-bound]")];
   const said = form.querySelector("#area-status");
-  const picker = new AreaPicker(createMap(document.getElementById("area-map"), {}), {
+  const picker = new AreaPicker(createMap(document.getElementById("area-map"), {
+    basemap: pageConfig("area-config").basemap,
+  }), {
     onChange: (geometry) => {
       const box = picker.bounds();
       bounds.forEach((input, i) => { input.value = box ? box[i].toFixed(5) : ""; });
