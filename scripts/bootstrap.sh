@@ -45,6 +45,8 @@ want=$(sha256sum requirements.txt | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "==> Installing Python requirements into .venv (torch is large: a few minutes the first time)"
   .venv/bin/python -m pip install -q --upgrade pip wheel
-  .venv/bin/python -m pip install -q -r requirements.txt
+  # --no-compile: byte-compiling all of torch's files took CI about a minute; Python compiles
+  # the modules it imports on first use instead.
+  .venv/bin/python -m pip install -q --no-compile -r requirements.txt
   echo "$want" > "$stamp"
 fi

@@ -48,7 +48,11 @@ def test_kept_connections_are_off_where_runserver_serves(monkeypatch):
 
 
 def _settings_under(env: dict[str, str]) -> dict:
-    """The security settings a fresh process reads from `env` (settings run at import)."""
+    """The security settings a fresh process reads from `env` (settings run at import).
+
+    Only the settings module is imported, not the apps (django.setup() would load
+    every model and mlcore's torch: seconds per call for nothing read here).
+    """
     import json
     import os
     import subprocess
@@ -56,7 +60,7 @@ def _settings_under(env: dict[str, str]) -> dict:
     from pathlib import Path
 
     code = (
-        "import json, django; from django.conf import settings; django.setup(); print(json.dumps("
+        "import json; from django.conf import settings; print(json.dumps("
         "{k: getattr(settings, k, None) for k in ['SESSION_COOKIE_SECURE', 'CSRF_COOKIE_SECURE',"
         " 'SECURE_HSTS_SECONDS', 'SECURE_PROXY_SSL_HEADER', 'SECURE_SSL_REDIRECT']}))"
     )
