@@ -63,23 +63,26 @@ export class InViewList {
     const asked = ++this.asked;
     const address = url("inventoryLandslides", { inventory_pk: this.inventory });
     const bbox = viewBbox(this.map);
+    // Only an answer that counted the inventory may keep its count: an older load that
+    // used the count from before a save must not put it back after the save cleared it.
+    const counting = this.total === null;
     try {
       const [inView, total] = await Promise.all([
         bbox ? api(`${address}?${new URLSearchParams({ bbox, page_size: String(LIMIT) })}`) : { count: 0, features: [] },
-        this.total === null ? api(`${address}?page_size=1`).then((body) => body.count) : this.total,
+        counting ? api(`${address}?page_size=1`).then((body) => body.count) : this.total,
       ]);
       if (asked !== this.asked) return;
-      this.total = total;
-      this._render(inView);
+      if (counting) this.total = total;
+      this._render(inView, total);
     } catch (error) {
       if (asked !== this.asked) return;
       this.count.textContent = `The landslides in view could not be listed: ${errorText(error)}.`;
     }
   }
 
-  _render({ count, features }) {
+  _render({ count, features }, total) {
     this.features = new Map(features.map((f) => [f.id, f]));
-    let text = `${numbers.format(count)} of ${numbers.format(this.total)} in view`;
+    let text = `${numbers.format(count)} of ${numbers.format(total)} in view`;
     if (count > features.length) text += `; showing the first ${numbers.format(features.length)}, zoom in for the rest`;
     this.count.textContent = text;
     const selected = this.editor.selected && this.editor.selected.kind === "landslide" ? this.editor.selected.id : null;
