@@ -33,11 +33,16 @@ def onnxruntime_available() -> bool:
     return True
 
 
+def forward_path(model_dir: str | Path, sha256: str) -> Path:
+    """Where the ONNX graph of these weights is kept (the hash's first 16 hex digits)."""
+    return Path(model_dir) / f"{PREFIX}{sha256[:16]}.onnx"
+
+
 def forward_file(model_dir: str | Path, sha256: str) -> Path:
     """The ONNX graph of these weights in the model directory, written first if missing."""
     from mlcore.modeldir.onnx_export import export_onnx
 
-    path = Path(model_dir) / f"{PREFIX}{sha256[:16]}.onnx"  # the hash's first 16 hex digits
+    path = forward_path(model_dir, sha256)
     if not path.exists():
         export_onnx(model_dir, path, expected_sha256=sha256)
     return path

@@ -47,7 +47,12 @@ from mlcore.predict.forward_plan import (
     forward_plan,
     try_onnxruntime,
 )
-from mlcore.predict.onnx_forward import OnnxForward, forward_file, onnxruntime_available
+from mlcore.predict.onnx_forward import (
+    OnnxForward,
+    forward_file,
+    forward_path,
+    onnxruntime_available,
+)
 from mlcore.predict.postprocess import Postprocess
 from mlcore.predict.probability_raster import (
     encode,
@@ -204,6 +209,11 @@ class Predictor:
                 "use the torch runtime."
             )
         sha = self.model_config["checkpoint"]["sha256"]
+        if not given and not forward_path(self.model_dir, sha).is_file():
+            # A stored plan is no reason for a silent export in every worker that opens the
+            # model (a split run's blocks): without the graph at hand, PyTorch as planned.
+            self.forward_choice = replace(self.forward_choice, runtime="torch")
+            return
         try:
             runtime = OnnxForward(forward_file(self.model_dir, sha), torch.get_num_threads())
         except Exception as exc:  # noqa: BLE001 - exporter and runtime raise many kinds

@@ -153,3 +153,17 @@ def test_the_cli_runs_onnxruntime_when_asked(model, tmp_path, capsys):
     assert code == 0 and len(_onnx_files(model)) == 1
     assert "polygons at threshold" in capsys.readouterr().out
     assert _read(tmp_path / "prob.tif").std() > 2
+
+
+def test_a_plan_whose_graph_is_gone_predicts_in_pytorch_without_exporting_again(model):
+    first = Predictor(model, InferenceConfig(device="cpu"))
+    first.forward_choice = type(first.forward_choice)(
+        first.forward_choice.batch_size, False, "probe", chips_per_s=1e-3
+    )
+    first.consider_onnxruntime(chips=10)
+    (graph,) = _onnx_files(model)
+    graph.unlink()  # e.g. a split run's worker on a copy of the directory without it
+
+    worker = Predictor(model, InferenceConfig(device="cpu"))
+    assert worker.onnx is None and worker.forward_choice.runtime == "torch"
+    assert _onnx_files(model) == []  # no silent export in the worker
